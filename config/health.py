@@ -1,0 +1,49 @@
+"""Liveness (/healthz) and readiness (/readyz: the database and Redis answer) probes."""
+
+import logging
+
+from django.db import connection
+from django.http import JsonResponse
+from django_redis import get_redis_connection
+
+logger = logging.getLogger(__name__)
+_readiness_extras = []
+
+
+def readiness_extra(func):
+    """Register a function returning {name: value} that /readyz reports (the semantic cache backend...)."""
+    _readiness_extras.append(func)
+    return func
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def _check_database() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _check_redis() -> str:
+    get_redis_connection("default").ping()
+    return "ok"
+
+
+def readyz(request):
+    checks, failed = {}, []
+    for name, check in (("database", _check_database), ("redis", _check_redis)):
+        try:
+            checks[name] = check()
+        except Exception as exc:  # any failure means "not ready", and says which
+            logger.warning("readiness check %s failed: %s", name, type(exc).__name__)
+            checks[name] = "unavailable"
+            failed.append(name)
+    for extra in _readiness_extras:
+        checks.update(extra())
+    if failed:
+        body = {"error": {"code": "not_ready", "message": f"Not ready: {', '.join(failed)} unavailable.",
+                          "details": {"checks": checks}}}  # fmt: skip
+        return JsonResponse(body, status=503)
+    return JsonResponse({"status": "ok", "checks": checks})

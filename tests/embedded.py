@@ -1,0 +1,67 @@
+"""pytest plugin: the suite's own PostgreSQL+pgvector and Valkey+RediSearch, started before Django.
+
+Loaded with `-p tests.embedded` (pyproject), it wraps pytest_load_initial_conftests so the servers
+are up and DATABASE_URL / REDIS_URL point at them before pytest-django imports the settings. They
+live in a temporary directory on free ports (never ./var/), stop at the end of the run, and die
+with this process if it is killed (config/embedded.py).
+"""
+
+import atexit
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+_servers = []
+_tmpdir: Path | None = None
+
+
+def _stop_all() -> None:
+    global _tmpdir
+    while _servers:
+        _servers.pop().stop()
+    if _tmpdir is not None:
+        shutil.rmtree(_tmpdir, ignore_errors=True)
+        _tmpdir = None
+
+
+def _on_sigterm(signum, frame):
+    _stop_all()
+    sys.exit(128 + signum)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    if "--help" not in args and "--version" not in args and not os.environ.get("GC_TEST_EXTERNAL_SERVICES"):
+        _start()
+    return (yield)
+
+
+def _start() -> None:
+    global _tmpdir
+    from config import embedded
+
+    _tmpdir = Path(tempfile.mkdtemp(prefix="gamecoach-test-"))
+    atexit.register(_stop_all)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    pg = embedded.postgres_start(_tmpdir / "pg", embedded.free_port(), fsync=False)
+    _servers.append(pg)
+    valkey = embedded.valkey_start(_tmpdir / "valkey", embedded.free_port(), persist=False)
+    _servers.append(valkey)
+    os.environ["DATABASE_URL"] = embedded.postgres_create_database(pg, "gamecoach")
+    os.environ["REDIS_URL"] = valkey.url
+    os.environ["CELERY_BROKER_URL"] = valkey.url.rsplit("/", 1)[0] + "/1"
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(_tmpdir / "tiktoken")
+
+
+def pytest_unconfigure(config):
+    _stop_all()
+
+
+def embedded_servers() -> dict:
+    """The running servers by name, for tests that stop and start them (fault injection)."""
+    return {server.name: server for server in _servers}
