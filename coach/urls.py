@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns = []
+from . import apis
+
+urlpatterns = [
+    path("history", apis.HistoryListApi.as_view(), name="coach-history"),
+    path("history/<uuid:question_id>", apis.HistoryDetailApi.as_view(), name="coach-history-detail"),
+    path("answers/<uuid:question_id>/feedback", apis.FeedbackApi.as_view(), name="coach-feedback"),
+]
