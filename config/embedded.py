@@ -167,13 +167,19 @@ def postgres_create_database(server: EmbeddedServer, name: str) -> str:
     return server.url.rsplit("/", 1)[0] + f"/{name}"
 
 
-def valkey_start(datadir: Path, port: int, *, persist: bool = True) -> EmbeddedServer:
-    """Start Valkey with RediSearch on 127.0.0.1:port; persist keeps an append-only file in datadir."""
+def valkey_start(datadir: Path, port: int, *, persist: bool = True,
+                 modules: tuple[Path, ...] = (REDISEARCH_MODULE,)) -> EmbeddedServer:  # fmt: skip
+    """Start Valkey with RediSearch on 127.0.0.1:port; persist keeps an append-only file in datadir.
+
+    modules=() starts a plain Valkey (a Redis without the search module, as some managed ones are).
+    """
     datadir = datadir.resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     log_path = datadir / "valkey.log"
     args = [VALKEY_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", datadir,
-            "--loadmodule", REDISEARCH_MODULE, "--logfile", log_path, "--save", ""]  # fmt: skip
+            "--logfile", log_path, "--save", ""]  # fmt: skip
+    for module in modules:
+        args += ["--loadmodule", module]
     args += ["--appendonly", "yes" if persist else "no"]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                                preexec_fn=_die_with_parent())  # fmt: skip

@@ -1,0 +1,57 @@
+"""The coach's two caches: an exact short-TTL answer cache and a semantic (vector) cache, both failing open.
+
+The ask pipeline's steps 2 and 3 (issue 6). Everything the rest of the service calls is here.
+"""
+
+from config.health import readiness_extra
+
+from .exact import aexact_cache_get, aexact_cache_set, exact_cache_get, exact_cache_set, question_fingerprint
+from .semantic import (
+    SemanticHit,
+    asemantic_cache_backend,
+    asemantic_cache_evict_answer,
+    asemantic_cache_evict_document,
+    asemantic_cache_link_answer,
+    asemantic_cache_lookup,
+    asemantic_cache_store,
+    semantic_cache_backend,
+    semantic_cache_evict_answer,
+    semantic_cache_evict_document,
+    semantic_cache_link_answer,
+    semantic_cache_lookup,
+    semantic_cache_purge_expired,
+    semantic_cache_store,
+    semantic_hit_choose,
+)
+
+__all__ = [
+    "SemanticHit",
+    "aexact_cache_get",
+    "aexact_cache_set",
+    "asemantic_cache_backend",
+    "asemantic_cache_evict_answer",
+    "asemantic_cache_evict_document",
+    "asemantic_cache_link_answer",
+    "asemantic_cache_lookup",
+    "asemantic_cache_store",
+    "exact_cache_get",
+    "exact_cache_set",
+    "question_fingerprint",
+    "semantic_cache_backend",
+    "semantic_cache_evict_answer",
+    "semantic_cache_evict_document",
+    "semantic_cache_link_answer",
+    "semantic_cache_lookup",
+    "semantic_cache_purge_expired",
+    "semantic_cache_store",
+    "semantic_hit_choose",
+]
+
+
+@readiness_extra
+def _semantic_cache_readiness() -> dict:
+    """/readyz says where the semantic cache runs: "redis", "pgvector", "off" or "unavailable"."""
+    try:
+        return {"semantic_cache": semantic_cache_backend()}
+    except ValueError:  # a bad SEMANTIC_CACHE_BACKEND: say so rather than fail the probe itself
+        return {"semantic_cache": "misconfigured"}

@@ -1,0 +1,273 @@
+"""The semantic cache on a RediSearch vector index (FT.CREATE ... VECTOR HNSW, COSINE), sync and async.
+
+Entries are hashes under one key prefix per embedding dimension; the index scopes them with TAG
+fields (game, category, language, embedding model, knowledge-tag digest) and carries the document
+and answer ids each entry came from, for eviction. Each hash expires by itself (PEXPIRE) and also
+stores its expiry, which the query filters on, so a key that expired but was not yet reclaimed is
+never served. Commands are built and parsed here once and sent by either client. FLUSHDB drops
+the index with the keys, so a missing index is recreated instead of being an error.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import time
+import uuid
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+
+from .clients import redis_async, redis_sync
+
+PREFIX = "gc:coach:semantic"
+BATCH = 500
+# A TAG cannot be empty and a lone "_" is a query syntax error: this stands for "no category/tags".
+NONE = "__none__"
+_NO_INDEX = ("no such index", "unknown index name")
+_TAG_SPECIAL = re.compile(r"([^\w])")
+# Append one answer id to an entry that still exists (a cached answer served again under a new id).
+_LINK_SCRIPT = """
+local v = redis.call('HGET', KEYS[1], 'answers')
+if not v then return 0 end
+redis.call('HSET', KEYS[1], 'answers', v .. ',' .. ARGV[1])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Scope:
+    game: str
+    category: str
+    language: str
+    model_name: str
+    filters: str
+
+
+@dataclass(frozen=True)
+class Candidate:
+    entry_id: str
+    question: str
+    distance: float
+    payload: dict
+    document_ids: tuple[str, ...]
+    answer_ids: tuple[str, ...]
+
+
+def index_name() -> str:
+    return f"{PREFIX}:idx:{settings.EMBEDDING_DIM}"
+
+
+def key_prefix() -> str:
+    return f"{PREFIX}:{settings.EMBEDDING_DIM}:"
+
+
+def _tag(value: str) -> str:
+    """A TAG query value: RediSearch needs punctuation and spaces escaped; empty means NONE."""
+    return _TAG_SPECIAL.sub(r"\\\1", value) if value else NONE
+
+
+def vector_bytes(embedding: list[float]) -> bytes:
+    return struct.pack(f"<{len(embedding)}f", *embedding)
+
+
+def is_missing_index(exc: Exception) -> bool:
+    return any(marker in str(exc).lower() for marker in _NO_INDEX)
+
+
+def create_index_args() -> list:
+    return [
+        "FT.CREATE", index_name(), "ON", "HASH", "PREFIX", "1", key_prefix(), "SCHEMA",
+        "game", "TAG", "category", "TAG", "language", "TAG", "model", "TAG", "filters", "TAG",
+        "documents", "TAG", "SEPARATOR", ",", "answers", "TAG", "SEPARATOR", ",",
+        "expires", "NUMERIC",
+        "embedding", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(settings.EMBEDDING_DIM),
+        "DISTANCE_METRIC", "COSINE",
+    ]  # fmt: skip
+
+
+def store_mapping(*, scope: Scope, question: str, embedding: list[float], payload: dict,
+                  document_ids: list[str], answer_ids: list[str], ttl: float) -> tuple[str, dict]:  # fmt: skip
+    entry_id = uuid.uuid4().hex
+    mapping = {
+        "game": scope.game, "category": scope.category or NONE, "language": scope.language,
+        "model": scope.model_name, "filters": scope.filters or NONE,
+        "documents": ",".join(document_ids), "answers": ",".join(answer_ids),
+        "expires": f"{time.time() + ttl:.3f}", "question": question,
+        "payload": json.dumps(payload, ensure_ascii=False, default=str),
+        "embedding": vector_bytes(embedding),
+    }  # fmt: skip
+    return entry_id, mapping
+
+
+def knn_args(*, scope: Scope, embedding: list[float], k: int) -> list:
+    filters = (
+        f"@game:{{{_tag(scope.game)}}} @category:{{{_tag(scope.category)}}} @language:{{{_tag(scope.language)}}} "
+        f"@model:{{{_tag(scope.model_name)}}} @filters:{{{_tag(scope.filters)}}} @expires:[({time.time():.3f} +inf]"
+    )
+    query = f"({filters})=>[KNN {k} @embedding $vec AS distance]"
+    return [
+        "FT.SEARCH", index_name(), query, "PARAMS", "2", "vec", vector_bytes(embedding),
+        "SORTBY", "distance", "ASC", "RETURN", "5", "question", "payload", "documents", "answers", "distance",
+        "LIMIT", "0", str(k), "DIALECT", "2",
+    ]  # fmt: skip
+
+
+def parse_candidates(reply: list) -> list[Candidate]:
+    """FT.SEARCH's RESP2 reply [total, key, [field, value, ...], ...] as candidates, nearest first."""
+    candidates = []
+    prefix = key_prefix()
+    for i in range(1, len(reply), 2):
+        key = reply[i].decode()
+        fields = reply[i + 1]
+        values = {fields[j].decode(): fields[j + 1].decode() for j in range(0, len(fields), 2)}
+        if "payload" not in values:  # reclaimed between the index read and the load
+            continue
+        candidates.append(
+            Candidate(
+                entry_id=key.removeprefix(prefix),
+                question=values.get("question", ""),
+                distance=float(values["distance"]),
+                payload=json.loads(values["payload"]),
+                document_ids=tuple(filter(None, values.get("documents", "").split(","))),
+                answer_ids=tuple(filter(None, values.get("answers", "").split(","))),
+            )
+        )
+    return candidates
+
+
+def ids_query_args(field: str, value: str) -> list:
+    return ["FT.SEARCH", index_name(), f"@{field}:{{{_tag(value)}}}", "NOCONTENT", "LIMIT", "0", str(BATCH),
+            "DIALECT", "2"]  # fmt: skip
+
+
+# --- sync ---------------------------------------------------------------------------------------
+
+
+def _ensure_index(client) -> None:
+    try:
+        client.execute_command(*create_index_args())
+    except Exception as exc:
+        if "already exists" not in str(exc).lower():
+            raise
+
+
+def store(*, ttl: float, **fields) -> str:
+    client = redis_sync()
+    entry_id, mapping = store_mapping(ttl=ttl, **fields)
+    key = key_prefix() + entry_id
+    _ensure_index(client)
+    with client.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping=mapping)
+        pipe.pexpire(key, max(1, int(ttl * 1000)))
+        pipe.execute()
+    return entry_id
+
+
+def knn(*, scope: Scope, embedding: list[float], k: int) -> list[Candidate]:
+    client = redis_sync()
+    try:
+        return parse_candidates(client.execute_command(*knn_args(scope=scope, embedding=embedding, k=k)))
+    except Exception as exc:
+        if not is_missing_index(exc):
+            raise
+        _ensure_index(client)
+        return []
+
+
+def evict(*, field: str, value: str) -> int:
+    """Delete every entry whose `field` ("documents" or "answers") holds value; returns how many."""
+    client = redis_sync()
+    evicted = 0
+    while True:
+        try:
+            reply = client.execute_command(*ids_query_args(field, value))
+        except Exception as exc:
+            if not is_missing_index(exc):
+                raise
+            _ensure_index(client)
+            return evicted
+        keys = reply[1:]
+        if keys:
+            evicted += client.delete(*keys)
+        if len(keys) < BATCH:
+            return evicted
+
+
+def link_answer(*, entry_id: str, answer_id: str) -> bool:
+    return bool(redis_sync().eval(_LINK_SCRIPT, 1, key_prefix() + entry_id, answer_id))
+
+
+def probe_search_module(client) -> bool:
+    """True when the server answers FT._LIST (RediSearch or a compatible module)."""
+    try:
+        client.execute_command("FT._LIST")
+    except redis.ResponseError:  # "unknown command": a plain Redis/Valkey
+        return False
+    return True
+
+
+# --- async --------------------------------------------------------------------------------------
+
+
+async def _aensure_index(client) -> None:
+    try:
+        await client.execute_command(*create_index_args())
+    except Exception as exc:
+        if "already exists" not in str(exc).lower():
+            raise
+
+
+async def astore(*, ttl: float, **fields) -> str:
+    client = redis_async()
+    entry_id, mapping = store_mapping(ttl=ttl, **fields)
+    key = key_prefix() + entry_id
+    await _aensure_index(client)
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping=mapping)
+        pipe.pexpire(key, max(1, int(ttl * 1000)))
+        await pipe.execute()
+    return entry_id
+
+
+async def aknn(*, scope: Scope, embedding: list[float], k: int) -> list[Candidate]:
+    client = redis_async()
+    try:
+        return parse_candidates(await client.execute_command(*knn_args(scope=scope, embedding=embedding, k=k)))
+    except Exception as exc:
+        if not is_missing_index(exc):
+            raise
+        await _aensure_index(client)
+        return []
+
+
+async def aevict(*, field: str, value: str) -> int:
+    client = redis_async()
+    evicted = 0
+    while True:
+        try:
+            reply = await client.execute_command(*ids_query_args(field, value))
+        except Exception as exc:
+            if not is_missing_index(exc):
+                raise
+            await _aensure_index(client)
+            return evicted
+        keys = reply[1:]
+        if keys:
+            evicted += await client.delete(*keys)
+        if len(keys) < BATCH:
+            return evicted
+
+
+async def alink_answer(*, entry_id: str, answer_id: str) -> bool:
+    return bool(await redis_async().eval(_LINK_SCRIPT, 1, key_prefix() + entry_id, answer_id))
+
+
+async def aprobe_search_module(client) -> bool:
+    try:
+        await client.execute_command("FT._LIST")
+    except redis.ResponseError:
+        return False
+    return True

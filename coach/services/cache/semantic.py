@@ -1,0 +1,405 @@
+"""The semantic cache: an earlier answer to a near question (same scope, within the threshold, passing the guard).
+
+The backend is chosen once per process: Redis when its server answers FT._LIST (the search
+module), else pgvector (SEMANTIC_CACHE_BACKEND=auto); or forced by the setting. Everything fails
+open: an unreachable store or a failed glossary read is a logged miss, never an error, and never an
+unguarded hit. The caller embeds the question once (the same vector serves retrieval) and passes it
+in with the embedder's model name; vectors of different models are never compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from coach.services.guard import guard_check, question_language
+
+from . import pg_index, redis_index
+from .clients import cache_redis_url, redis_async, redis_failed, redis_skipped, redis_sync
+from .redis_index import Candidate, Scope
+
+logger = logging.getLogger("coach.cache")
+
+BACKENDS = ("auto", "redis", "pgvector", "off")
+_backend_choice: dict[tuple[str, str], str] = {}
+_glossaries: dict[str, tuple[float, tuple[str, ...]]] = {}
+
+
+@dataclass(frozen=True)
+class SemanticHit:
+    """A cached answer that may be served: `payload` is what semantic_cache_store was given.
+
+    `question` is another player's wording: log it, never show it. Pass `entry_id` to
+    semantic_cache_link_answer with the new answer's id so a down-vote on it evicts the entry too.
+    """
+
+    entry_id: str
+    answer_ids: tuple[str, ...]
+    document_ids: tuple[str, ...]
+    question: str
+    distance: float
+    payload: dict
+
+
+# --- the decision (pure; the benchmark calls it too) ---------------------------------------------
+
+
+def semantic_hit_choose(*, question: str, candidates: list[Candidate], terms: tuple[str, ...] | list[str],
+                        max_distance: float, guard: bool = True) -> Candidate | None:  # fmt: skip
+    """The nearest candidate within max_distance that the guard lets through, or None."""
+    for candidate in sorted(candidates, key=lambda c: c.distance):
+        if candidate.distance > max_distance:
+            return None
+        if not guard or guard_check(question, candidate.question, terms=terms).ok:
+            return candidate
+    return None
+
+
+def semantic_scope(*, game: str, question: str, model_name: str, category: str | None = None,
+                   tags: list[str] | None = None) -> Scope:  # fmt: skip
+    """Entries only answer within one game, category, answer language, embedding model and tag filter."""
+    filters = ""
+    if tags:
+        raw = json.dumps(sorted(tags), ensure_ascii=False)
+        filters = hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:16]
+    return Scope(game=game, category=category or "", language=question_language(question),
+                 model_name=model_name, filters=filters)  # fmt: skip
+
+
+# --- which backend ------------------------------------------------------------------------------
+
+
+def _setting() -> str:
+    choice = settings.SEMANTIC_CACHE_BACKEND
+    if choice not in BACKENDS:
+        raise ValueError(f"SEMANTIC_CACHE_BACKEND must be one of {BACKENDS}, not {choice!r}")
+    return choice
+
+
+def _remember(key: tuple[str, str], has_search: bool) -> str:
+    backend = "redis" if has_search else "pgvector"
+    _backend_choice[key] = backend
+    logger.info("coach cache: semantic cache on %s (Redis %s the search module)", backend,
+                "has" if has_search else "lacks")  # fmt: skip
+    return backend
+
+
+def semantic_cache_backend() -> str:
+    """ "redis", "pgvector" or "off"; "unavailable" while auto cannot reach Redis to decide (retried later)."""
+    choice = _setting()
+    if choice != "auto":
+        return choice
+    key = (choice, cache_redis_url())
+    if key in _backend_choice:
+        return _backend_choice[key]
+    if redis_skipped():
+        return "unavailable"
+    try:
+        return _remember(key, redis_index.probe_search_module(redis_sync()))
+    except Exception as exc:
+        redis_failed("semantic backend probe", exc)
+        return "unavailable"
+
+
+async def asemantic_cache_backend() -> str:
+    choice = _setting()
+    if choice != "auto":
+        return choice
+    key = (choice, cache_redis_url())
+    if key in _backend_choice:
+        return _backend_choice[key]
+    if redis_skipped():
+        return "unavailable"
+    try:
+        return _remember(key, await redis_index.aprobe_search_module(redis_async()))
+    except Exception as exc:
+        redis_failed("semantic backend probe", exc)
+        return "unavailable"
+
+
+# --- the glossary the guard reads -----------------------------------------------------------------
+
+
+def _glossary_cached(game: str) -> tuple[str, ...] | None:
+    entry = _glossaries.get(game)
+    if entry and entry[0] > time.monotonic():
+        return entry[1]
+    return None
+
+
+def _glossary_load(game: str) -> tuple[str, ...]:
+    from knowledge.selectors import glossary_terms  # knowledge owns the glossary; staff edit it in the admin
+
+    terms = tuple(glossary_terms(game=game))
+    _glossaries[game] = (time.monotonic() + settings.SEMANTIC_CACHE_GLOSSARY_SECONDS, terms)
+    return terms
+
+
+def _glossary(game: str) -> tuple[str, ...]:
+    cached = _glossary_cached(game)
+    return cached if cached is not None else _glossary_load(game)
+
+
+async def _aglossary(game: str) -> tuple[str, ...]:
+    cached = _glossary_cached(game)
+    return cached if cached is not None else await sync_to_async(_glossary_load)(game)
+
+
+# --- lookup -------------------------------------------------------------------------------------
+
+
+def _usable(backend: str, embedding: list[float], model_name: str) -> bool:
+    if backend not in ("redis", "pgvector"):
+        return False
+    if backend == "redis" and redis_skipped():
+        return False
+    if len(embedding) != settings.EMBEDDING_DIM or not model_name:
+        logger.warning("coach cache: semantic cache skipped, %d-dim vector (expected %d) or no model name",
+                       len(embedding), settings.EMBEDDING_DIM)  # fmt: skip
+        return False
+    return True
+
+
+def _hit(candidate: Candidate | None) -> SemanticHit | None:
+    if candidate is None:
+        return None
+    return SemanticHit(entry_id=candidate.entry_id, answer_ids=candidate.answer_ids,
+                       document_ids=candidate.document_ids, question=candidate.question,
+                       distance=candidate.distance, payload=candidate.payload)  # fmt: skip
+
+
+def _failed(backend: str, what: str, exc: Exception) -> None:
+    if backend == "redis":
+        redis_failed(what, exc)
+    else:
+        logger.error("coach cache: %s failed on pgvector (%s: %s)", what, type(exc).__name__, exc)
+
+
+def semantic_cache_lookup(
+    *,
+    game: str,
+    question: str,
+    embedding: list[float],
+    model_name: str,
+    category: str | None = None,
+    tags: list[str] | None = None,
+) -> SemanticHit | None:
+    """The cached answer for a near question in the same scope, or None (also when the cache is down)."""
+    backend = semantic_cache_backend()
+    if not _usable(backend, embedding, model_name):
+        return None
+    scope = semantic_scope(game=game, question=question, model_name=model_name, category=category, tags=tags)
+    k = settings.SEMANTIC_CACHE_CANDIDATES
+    try:
+        index = redis_index if backend == "redis" else pg_index
+        candidates = index.knn(scope=scope, embedding=embedding, k=k)
+        if not candidates:
+            return None
+        terms = _glossary(game)
+    except Exception as exc:
+        _failed(backend, "semantic lookup", exc)
+        return None
+    return _hit(semantic_hit_choose(question=question, candidates=candidates, terms=terms,
+                                    max_distance=settings.SEMANTIC_CACHE_MAX_DISTANCE,
+                                    guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
+
+
+async def asemantic_cache_lookup(
+    *,
+    game: str,
+    question: str,
+    embedding: list[float],
+    model_name: str,
+    category: str | None = None,
+    tags: list[str] | None = None,
+) -> SemanticHit | None:
+    """semantic_cache_lookup for the async ask view."""
+    backend = await asemantic_cache_backend()
+    if not _usable(backend, embedding, model_name):
+        return None
+    scope = semantic_scope(game=game, question=question, model_name=model_name, category=category, tags=tags)
+    k = settings.SEMANTIC_CACHE_CANDIDATES
+    try:
+        if backend == "redis":
+            candidates = await redis_index.aknn(scope=scope, embedding=embedding, k=k)
+        else:
+            candidates = await sync_to_async(pg_index.knn)(scope=scope, embedding=embedding, k=k)
+        if not candidates:
+            return None
+        terms = await _aglossary(game)
+    except Exception as exc:
+        _failed(backend, "semantic lookup", exc)
+        return None
+    return _hit(semantic_hit_choose(question=question, candidates=candidates, terms=terms,
+                                    max_distance=settings.SEMANTIC_CACHE_MAX_DISTANCE,
+                                    guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
+
+
+# --- store --------------------------------------------------------------------------------------
+
+
+def _store_fields(*, game, question, embedding, model_name, payload, document_ids, answer_id, category, tags):
+    scope = semantic_scope(game=game, question=question, model_name=model_name, category=category, tags=tags)
+    return {
+        "scope": scope,
+        "question": question,
+        "embedding": [float(x) for x in embedding],
+        "payload": payload,
+        "document_ids": sorted({str(d) for d in document_ids}),
+        "answer_ids": [str(answer_id)] if answer_id is not None else [],
+    }
+
+
+def semantic_cache_store(*, game: str, question: str, embedding: list[float], model_name: str, payload: dict,
+                         document_ids: list, answer_id=None, category: str | None = None,
+                         tags: list[str] | None = None, ttl: float | None = None) -> str | None:  # fmt: skip
+    """Keep a freshly generated answer for near questions; returns the entry id, None if not stored.
+
+    document_ids: the knowledge documents the answer's sources came from (eviction when one
+    changes); answer_id: the QuestionLog id (eviction on a down-vote). payload: any JSON-able dict.
+    """
+    backend = semantic_cache_backend()
+    if not _usable(backend, embedding, model_name):
+        return None
+    fields = _store_fields(game=game, question=question, embedding=embedding, model_name=model_name,
+                           payload=payload, document_ids=document_ids, answer_id=answer_id,
+                           category=category, tags=tags)  # fmt: skip
+    ttl = settings.SEMANTIC_CACHE_TTL_SECONDS if ttl is None else ttl
+    try:
+        if backend == "redis":
+            return redis_index.store(ttl=ttl, **fields)
+        _purge_now_and_then()
+        return pg_index.store(ttl=ttl, **fields)
+    except Exception as exc:
+        _failed(backend, "semantic store", exc)
+        return None
+
+
+async def asemantic_cache_store(*, game: str, question: str, embedding: list[float], model_name: str,
+                                payload: dict, document_ids: list, answer_id=None, category: str | None = None,
+                                tags: list[str] | None = None, ttl: float | None = None) -> str | None:  # fmt: skip
+    """semantic_cache_store for the async ask view."""
+    backend = await asemantic_cache_backend()
+    if not _usable(backend, embedding, model_name):
+        return None
+    fields = _store_fields(game=game, question=question, embedding=embedding, model_name=model_name,
+                           payload=payload, document_ids=document_ids, answer_id=answer_id,
+                           category=category, tags=tags)  # fmt: skip
+    ttl = settings.SEMANTIC_CACHE_TTL_SECONDS if ttl is None else ttl
+    try:
+        if backend == "redis":
+            return await redis_index.astore(ttl=ttl, **fields)
+        return await sync_to_async(_pg_store)(ttl=ttl, fields=fields)
+    except Exception as exc:
+        _failed(backend, "semantic store", exc)
+        return None
+
+
+def _pg_store(*, ttl: float, fields: dict) -> str:
+    _purge_now_and_then()
+    return pg_index.store(ttl=ttl, **fields)
+
+
+_next_purge = 0.0
+
+
+def _purge_now_and_then() -> None:
+    """Expired pgvector rows are never served; deleting them once a minute keeps the table small."""
+    global _next_purge
+    if time.monotonic() >= _next_purge:
+        _next_purge = time.monotonic() + 60
+        pg_index.purge_expired()
+
+
+def semantic_cache_purge_expired() -> int:
+    """Delete expired pgvector entries (Redis expires its own); for a periodic task. Returns how many."""
+    return pg_index.purge_expired() if semantic_cache_backend() == "pgvector" else 0
+
+
+# --- eviction and links -------------------------------------------------------------------------
+
+
+def _evict(field: str, value, what: str) -> int | None:
+    backend = semantic_cache_backend()
+    if backend == "off":
+        return 0
+    if backend == "unavailable" or (backend == "redis" and redis_skipped()):
+        logger.error("coach cache: %s %s not evicted, Redis unavailable; entries expire by TTL", what, value)
+        return None
+    try:
+        index = redis_index if backend == "redis" else pg_index
+        evicted = index.evict(field=field, value=str(value))
+    except Exception as exc:
+        _failed(backend, f"evict {what} {value}", exc)
+        return None
+    if evicted:
+        logger.info("coach cache: evicted %d semantic entries for %s %s", evicted, what, value)
+    return evicted
+
+
+async def _aevict(field: str, value, what: str) -> int | None:
+    backend = await asemantic_cache_backend()
+    if backend == "pgvector":
+        return await sync_to_async(_evict)(field, value, what)
+    if backend == "off":
+        return 0
+    if backend == "unavailable" or redis_skipped():
+        logger.error("coach cache: %s %s not evicted, Redis unavailable; entries expire by TTL", what, value)
+        return None
+    try:
+        evicted = await redis_index.aevict(field=field, value=str(value))
+    except Exception as exc:
+        _failed(backend, f"evict {what} {value}", exc)
+        return None
+    if evicted:
+        logger.info("coach cache: evicted %d semantic entries for %s %s", evicted, what, value)
+    return evicted
+
+
+def semantic_cache_evict_document(*, document_id) -> int | None:
+    """Drop every entry answered from this knowledge document (it changed); how many, None if the cache is down."""
+    return _evict("documents", document_id, "document")
+
+
+def semantic_cache_evict_answer(*, answer_id) -> int | None:
+    """Drop the entry holding this answer (a down-vote), also when the answer was served from it."""
+    return _evict("answers", answer_id, "answer")
+
+
+async def asemantic_cache_evict_document(*, document_id) -> int | None:
+    return await _aevict("documents", document_id, "document")
+
+
+async def asemantic_cache_evict_answer(*, answer_id) -> int | None:
+    return await _aevict("answers", answer_id, "answer")
+
+
+def semantic_cache_link_answer(*, entry_id: str, answer_id) -> bool:
+    """Record that answer_id (a new QuestionLog) was served from entry_id, so its down-vote evicts the entry."""
+    backend = semantic_cache_backend()
+    try:
+        if backend == "redis" and not redis_skipped():
+            return redis_index.link_answer(entry_id=entry_id, answer_id=str(answer_id))
+        if backend == "pgvector":
+            return pg_index.link_answer(entry_id=entry_id, answer_id=str(answer_id))
+    except Exception as exc:
+        _failed(backend, "semantic link", exc)
+    return False
+
+
+async def asemantic_cache_link_answer(*, entry_id: str, answer_id) -> bool:
+    backend = await asemantic_cache_backend()
+    try:
+        if backend == "redis" and not redis_skipped():
+            return await redis_index.alink_answer(entry_id=entry_id, answer_id=str(answer_id))
+        if backend == "pgvector":
+            return await sync_to_async(pg_index.link_answer)(entry_id=entry_id, answer_id=str(answer_id))
+    except Exception as exc:
+        _failed(backend, "semantic link", exc)
+    return False

@@ -1,0 +1,238 @@
+"""The semantic cache, run for real on both backends: RediSearch (the test Valkey) and pgvector."""
+
+import logging
+import math
+import time
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.test import override_settings
+
+from coach.models import SemanticCacheEntry
+from coach.services.cache import (
+    asemantic_cache_evict_answer,
+    asemantic_cache_evict_document,
+    asemantic_cache_link_answer,
+    asemantic_cache_lookup,
+    asemantic_cache_store,
+    semantic_cache_evict_answer,
+    semantic_cache_evict_document,
+    semantic_cache_link_answer,
+    semantic_cache_lookup,
+    semantic_cache_purge_expired,
+    semantic_cache_store,
+)
+from coach.services.cache import semantic as semantic_module
+from config.embedded import free_port
+from knowledge.models import Game, GlossaryTerm
+
+MODEL = "offline-hash-ngram-v1"
+ANSWER = {"answer": "Roll back through the first flurry, then towards her.", "sources": [], "model": "gpt-4o-mini"}
+
+
+def vector(distance: float = 0.0, axis: int = 1) -> list[float]:
+    """A unit vector at exactly `distance` (cosine) from axis 0, leaning towards `axis`."""
+    cos = 1.0 - distance
+    out = [0.0] * settings.EMBEDDING_DIM
+    out[0] = cos
+    out[axis] = math.sqrt(max(0.0, 1.0 - cos * cos))
+    return out
+
+
+@pytest.fixture(params=["redis", "pgvector"])
+def backend(request, db):
+    """Each test runs once per backend; the glossary is read from knowledge's GlossaryTerm rows."""
+    semantic_module._glossaries.clear()
+    with override_settings(SEMANTIC_CACHE_BACKEND=request.param, SEMANTIC_CACHE_MAX_DISTANCE=0.14):
+        yield request.param
+    semantic_module._glossaries.clear()
+
+
+@pytest.fixture
+def glossary(db):
+    games = {}
+    for slug, terms in {
+        "elden-ring": ["Malenia", "Maliketh", "Godrick", "Godfrey", "말레니아", "말리케스"],
+        "lol": ["Yasuo", "Yone", "야스오", "요네"],
+    }.items():
+        games[slug] = Game.objects.create(slug=slug, name_ko=slug, name_en=slug)
+        GlossaryTerm.objects.bulk_create(GlossaryTerm(game=games[slug], term=term) for term in terms)
+    return games
+
+
+def store(question="How do I dodge Malenia's Waterfowl Dance?", *, game="elden-ring", embedding=None, **kwargs):
+    fields = {"category": "boss", "model_name": MODEL, "payload": ANSWER, "document_ids": [7], "answer_id": "a-1"}
+    fields.update(kwargs)
+    return semantic_cache_store(game=game, question=question, embedding=embedding or vector(), **fields)
+
+
+def lookup(question="how to dodge malenia waterfowl dance", *, game="elden-ring", embedding=None, **kwargs):
+    fields = {"category": "boss", "model_name": MODEL}
+    fields.update(kwargs)
+    return semantic_cache_lookup(game=game, question=question, embedding=embedding or vector(0.05), **fields)
+
+
+def test_near_question_in_the_same_scope_gets_the_stored_answer(backend, glossary):
+    # given an answered question
+    entry_id = store()
+    assert entry_id
+    # when a player asks a rewording whose vector is within the threshold
+    hit = lookup()
+    # then the earlier answer comes back with where it came from
+    assert hit is not None
+    assert hit.payload == ANSWER
+    assert hit.entry_id == entry_id
+    assert hit.answer_ids == ("a-1",)
+    assert hit.document_ids == ("7",)
+    assert hit.question == "How do I dodge Malenia's Waterfowl Dance?"
+    assert hit.distance == pytest.approx(0.05, abs=1e-4)
+
+
+def test_question_beyond_the_distance_threshold_misses(backend, glossary):
+    store()
+    assert lookup(embedding=vector(0.2)) is None
+    with override_settings(SEMANTIC_CACHE_MAX_DISTANCE=0.25):
+        assert lookup(embedding=vector(0.2)) is not None
+
+
+def test_entries_are_scoped_by_game_category_language_and_tags(backend, glossary):
+    store("How do I dodge the Waterfowl Dance?", tags=["patch-1.10"])
+    # the same vector never crosses game, category, the answer's language or the tag filter
+    assert lookup("how to dodge the waterfowl dance", game="lol", tags=["patch-1.10"]) is None
+    assert lookup("how to dodge the waterfowl dance", category="build", tags=["patch-1.10"]) is None
+    assert lookup("how to dodge the waterfowl dance", category=None, tags=["patch-1.10"]) is None
+    assert lookup("물새 난무 어떻게 피해요", tags=["patch-1.10"]) is None
+    assert lookup("how to dodge the waterfowl dance") is None
+    assert lookup("how to dodge the waterfowl dance", tags=["patch-1.10"]) is not None
+
+
+def test_vectors_from_another_embedding_model_are_never_compared(backend, glossary):
+    store(model_name="offline-hash-ngram-v1")
+    assert lookup(model_name="text-embedding-3-small") is None
+    assert lookup(model_name="offline-hash-ngram-v1") is not None
+
+
+def test_guard_refuses_a_near_vector_for_a_reversed_matchup(backend, glossary):
+    # given "does Yasuo counter Yone" answered
+    store("Does Yasuo counter Yone?", game="lol", category="matchup")
+    # when the reverse is asked with an identical vector (what a character n-gram embedder gives)
+    hit = lookup("Does Yone counter Yasuo?", game="lol", category="matchup", embedding=vector(0.0))
+    # then it is a miss: a wrong answer is worse than an LLM call
+    assert hit is None
+    assert lookup("does yasuo counter yone", game="lol", category="matchup") is not None
+
+
+def test_guard_refuses_another_boss_a_changed_number_and_a_negation(backend, glossary):
+    store("Best spirit ash for Malenia phase 2?")
+    assert lookup("Best spirit ash for Maliketh phase 2?", embedding=vector(0.01)) is None
+    assert lookup("Best spirit ash for Malenia phase 1?", embedding=vector(0.01)) is None
+    assert lookup("Best spirit ash for Malenia phase 2 without a shield?", embedding=vector(0.01)) is None
+    assert lookup("best spirit ash for malenia phase 2", embedding=vector(0.01)) is not None
+
+
+def test_a_refused_nearest_entry_does_not_hide_a_farther_one_that_passes(backend, glossary):
+    store("Does Yone counter Yasuo?", game="lol", category="matchup", embedding=vector(0.0), answer_id="reverse")
+    store("Does Yasuo counter Yone?", game="lol", category="matchup", embedding=vector(0.08, axis=2),
+          answer_id="right")  # fmt: skip
+    hit = lookup("does yasuo counter yone", game="lol", category="matchup", embedding=vector(0.0))
+    assert hit is not None
+    assert hit.answer_ids == ("right",)
+
+
+def test_guard_setting_off_serves_on_distance_alone(backend, glossary):
+    store("Does Yasuo counter Yone?", game="lol", category="matchup")
+    with override_settings(SEMANTIC_CACHE_GUARD=False):
+        assert lookup("Does Yone counter Yasuo?", game="lol", category="matchup") is not None
+
+
+def test_entry_expires_after_its_ttl(backend, glossary):
+    store(ttl=0.4)
+    assert lookup() is not None
+    time.sleep(0.6)
+    assert lookup() is None
+
+
+def test_document_change_evicts_every_entry_answered_from_it(backend, glossary):
+    # given three answers, two of which used document 7
+    store("Malenia waterfowl dodge?", document_ids=[7, 9], answer_id="a-1")
+    store("Malenia phase 2 tips?", document_ids=[7], answer_id="a-2", embedding=vector(0.0, axis=3))
+    store("Godrick weakness?", document_ids=[8], answer_id="a-3", embedding=vector(0.0, axis=4))
+    # when document 7 changes
+    evicted = semantic_cache_evict_document(document_id=7)
+    # then both of its answers are gone and the other stays
+    assert evicted == 2
+    assert lookup("malenia waterfowl dodge", embedding=vector(0.0)) is None
+    assert lookup("malenia phase 2 tips", embedding=vector(0.0, axis=3)) is None
+    assert lookup("godrick weakness", embedding=vector(0.0, axis=4)) is not None
+    assert semantic_cache_evict_document(document_id=7) == 0
+
+
+def test_down_vote_evicts_the_answer_and_answers_served_from_it(backend, glossary):
+    entry_id = store(answer_id="original")
+    hit = lookup()
+    # the ask view serves the hit under a new QuestionLog id and links it to the entry
+    assert semantic_cache_link_answer(entry_id=hit.entry_id, answer_id="served-later") is True
+    assert lookup().answer_ids == ("original", "served-later")
+    # when the player down-votes the answer they were served
+    assert semantic_cache_evict_answer(answer_id="served-later") == 1
+    # then nobody gets it again
+    assert lookup() is None
+    assert semantic_cache_link_answer(entry_id=entry_id, answer_id="too-late") is False
+
+
+def test_async_variants_store_look_up_link_and_evict(backend, glossary):
+    entry_id = async_to_sync(asemantic_cache_store)(
+        game="elden-ring", question="Where is Malenia?", embedding=vector(), model_name=MODEL, payload=ANSWER,
+        document_ids=[11], answer_id="q-9", category="boss",
+    )  # fmt: skip
+    hit = async_to_sync(asemantic_cache_lookup)(game="elden-ring", question="where is malenia", category="boss",
+                                                embedding=vector(0.03), model_name=MODEL)  # fmt: skip
+    assert hit is not None and hit.entry_id == entry_id
+    assert async_to_sync(asemantic_cache_link_answer)(entry_id=entry_id, answer_id="q-10") is True
+    assert async_to_sync(asemantic_cache_evict_answer)(answer_id="nobody") == 0
+    assert async_to_sync(asemantic_cache_evict_document)(document_id=11) == 1
+    assert lookup("where is malenia", embedding=vector(0.03)) is None
+
+
+def test_a_vector_of_the_wrong_size_is_skipped_not_stored(backend, glossary, caplog):
+    with caplog.at_level(logging.WARNING, logger="coach.cache"):
+        assert store(embedding=[1.0, 0.0, 0.0]) is None
+        assert lookup(embedding=[1.0, 0.0, 0.0]) is None
+    assert "expected" in caplog.text
+
+
+def test_expired_pgvector_rows_are_purged(glossary):
+    with override_settings(SEMANTIC_CACHE_BACKEND="pgvector"):
+        store(ttl=0.01)
+        store("Where is Malenia?", embedding=vector(0.0, axis=3))
+        time.sleep(0.05)
+        assert semantic_cache_purge_expired() == 1
+        assert SemanticCacheEntry.objects.count() == 1
+    with override_settings(SEMANTIC_CACHE_BACKEND="redis"):
+        assert semantic_cache_purge_expired() == 0  # Redis expires its own keys
+
+
+def test_redis_down_semantic_cache_fails_open(glossary, caplog):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    with (
+        override_settings(SEMANTIC_CACHE_BACKEND="redis", COACH_CACHE_REDIS_URL=closed),
+        caplog.at_level(logging.WARNING, logger="coach.cache"),
+    ):
+        assert store() is None
+        assert lookup() is None
+        assert async_to_sync(asemantic_cache_lookup)(game="elden-ring", question="q", embedding=vector(),
+                                                     model_name=MODEL) is None  # fmt: skip
+        # an eviction that could not run says so (None), and is logged as an error for the operator
+        assert semantic_cache_evict_document(document_id=7) is None
+        assert semantic_cache_evict_answer(answer_id="a-1") is None
+        assert async_to_sync(asemantic_cache_evict_document)(document_id=7) is None
+    assert "Redis unavailable" in caplog.text
+    assert "document 7 not evicted" in caplog.text
+
+
+def test_off_setting_disables_the_semantic_cache(glossary):
+    with override_settings(SEMANTIC_CACHE_BACKEND="off"):
+        assert store() is None
+        assert lookup() is None
+        assert semantic_cache_evict_document(document_id=7) == 0
