@@ -1,16 +1,28 @@
 """The coach's API: ask (JSON or Server-Sent Events), history, feedback. Thin views over services."""
 
+import json
+
+from adrf.views import APIView as AsyncAPIView
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import ApplicationError, error_body
+from knowledge.apis import RetrievalFilterSerializer, StrictCharField
+from knowledge.selectors import game_get
+
 from . import selectors
-from .models import Feedback
+from .models import Feedback, QuestionLog
+from .services.ask import Ask, Delta, question_ask_events
 from .services.feedback import feedback_submit
+from .services.prompt import question_language
 
 
 class SourceSerializer(serializers.Serializer):
@@ -99,3 +111,100 @@ class FeedbackApi(APIView):
         return Response(
             self.OutputSerializer({"answer_id": answer.id, "rating": feedback.rating, "comment": feedback.comment}).data
         )
+
+
+class _JsonOnly(BaseContentNegotiation):
+    """Errors are always JSON; the ask view itself decides to stream from the Accept header."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+def _sse(event: str, data: dict | str) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
+
+
+class AskApi(AsyncAPIView):
+    content_negotiation_class = _JsonOnly
+
+    class InputSerializer(RetrievalFilterSerializer):
+        question = StrictCharField(max_length=2000)
+        conversation_id = serializers.UUIDField(required=False, allow_null=True)
+
+        def validate_game(self, value: str) -> str:
+            self.game = game_get(slug=value)
+            return self.game.slug
+
+        def validate_question(self, value: str) -> str:
+            if not value.strip():
+                raise serializers.ValidationError("The question is empty.")
+            return value.strip()
+
+    class UsageSerializer(serializers.Serializer):
+        prompt_tokens = serializers.IntegerField()
+        completion_tokens = serializers.IntegerField()
+        cached_tokens = serializers.IntegerField()
+        reasoning_tokens = serializers.IntegerField()
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        answer = serializers.CharField()
+        sources = SourceSerializer(many=True)
+        cache = serializers.ChoiceField(choices=QuestionLog.Cache.choices)
+        model = serializers.CharField()
+        usage = serializers.DictField(child=serializers.IntegerField())
+        cost_usd = serializers.CharField(help_text="USD as a decimal string, e.g. 0.00225; 0 on a cache hit")
+        conversation_id = serializers.UUIDField(allow_null=True)
+
+    @extend_schema(
+        summary="Ask the coach",
+        description=(
+            "Answers from the game's curated sources within the plan's limits. One call of the plan is spent "
+            "(X-Plan-Remaining says what is left; 429 quota_exceeded when none); a resend of the same question "
+            "within 5 minutes comes from the exact cache and costs nothing. With `Accept: text/event-stream` "
+            "the answer streams as Server-Sent Events: `delta` events ({text}) then one `done` event with the "
+            "same body as the JSON answer (or an `error` event in the error shape)."
+        ),
+        request=InputSerializer,
+        responses={200: OutputSerializer},
+    )
+    async def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        await sync_to_async(data.is_valid)(raise_exception=True)
+        values = data.validated_data
+        game = data.game
+        game_name = game.name_ko if question_language(values["question"]) == "ko" else game.name_en
+        ask = Ask(
+            user=request.user, game=game.slug, game_name=game_name,
+            question=values["question"], category=values["category"], tags=values["tags"],
+            conversation_id=values.get("conversation_id"),
+            reservation=getattr(request._request, "quota_reservation", None),
+        )  # fmt: skip
+        wants_stream = "text/event-stream" in request.META.get("HTTP_ACCEPT", "")
+        events = question_ask_events(ask, stream=wants_stream)
+        first = await anext(events)  # failures before the first word are plain JSON errors
+        if not wants_stream:
+            return Response(first, headers={"X-Cost-USD": first["cost_usd"]})
+        response = StreamingHttpResponse(_event_stream(first, events), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+        return response
+
+
+async def _event_stream(first, events):
+    item = first
+    try:
+        while True:
+            if isinstance(item, Delta):
+                yield _sse("delta", {"text": item.text})
+            else:
+                yield _sse("done", item)
+                return
+            item = await anext(events)
+    except ApplicationError as exc:
+        yield _sse("error", error_body(exc.code, exc.message, exc.details))
+    finally:
+        await events.aclose()

@@ -6,6 +6,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories import UserFactory
+from tests.servers.asgi import AsgiServer
 
 
 @pytest.fixture(autouse=True)
@@ -45,3 +46,10 @@ def auth_client(user) -> APIClient:
 @pytest.fixture
 def staff_client(staff_user) -> APIClient:
     return bearer_client(staff_user)
+
+
+@pytest.fixture
+def asgi_server(transactional_db):
+    """The whole app on a real uvicorn server on loopback (see tests/servers/asgi.py)."""
+    with AsgiServer() as server:
+        yield server

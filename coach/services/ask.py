@@ -1,0 +1,230 @@
+"""The ask pipeline: exact cache, semantic cache, retrieval, prompt + LLM, one QuestionLog per ask.
+
+The quota was reserved by billing's QuotaMiddleware before this runs; the pipeline gives the call
+back when the answer fails or comes from the exact cache (a resend costs nothing). JSON and SSE
+share every step: `question_ask_events` yields text deltas and ends with the response payload.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from billing.selectors import user_plan
+from billing.services import aquota_release
+from config.errors import ApplicationError
+from config.plans import plan_get
+from knowledge.embeddings import get_embedder
+from knowledge.selectors import ChunkHit, chunk_search
+
+from .. import selectors
+from ..models import Conversation, QuestionLog
+from . import cache
+from .llm import LLMResult, chat_completion
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Ask:
+    user: object
+    game: str
+    game_name: str
+    question: str
+    category: str | None = None
+    tags: list[str] = field(default_factory=list)
+    conversation_id: object = None
+    reservation: object = None
+    stage_ms: dict = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def lap(self, stage: str, since: float) -> float:
+        now = time.perf_counter()
+        self.stage_ms[stage] = round((now - since) * 1000, 2)
+        return now
+
+
+@dataclass(frozen=True)
+class Delta:
+    text: str
+
+
+def _money(value) -> str:
+    """A cost as the customer writes it (0.00225), never in exponent form."""
+    text = format(Decimal(value).normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def _source(hit: ChunkHit) -> dict:
+    source = {"document_id": hit.document_id, "title": hit.title, "url": hit.url, "chunk_id": hit.chunk_id}
+    if hit.start_time is not None:
+        source["start_time"] = hit.start_time
+    return source
+
+
+def _payload(log: QuestionLog) -> dict:
+    return {
+        "id": str(log.id),
+        "answer": log.answer,
+        "sources": log.sources,
+        "cache": log.cache,
+        "model": log.model,
+        "usage": {
+            "prompt_tokens": log.prompt_tokens,
+            "completion_tokens": log.completion_tokens,
+            "cached_tokens": log.cached_tokens,
+            "reasoning_tokens": log.reasoning_tokens,
+        },
+        "cost_usd": _money(log.cost_usd),
+        "conversation_id": str(log.conversation_id) if log.conversation_id else None,
+    }
+
+
+async def _conversation(ask: Ask) -> Conversation:
+    if ask.conversation_id:
+        try:
+            return await sync_to_async(selectors.conversation_get)(user=ask.user, conversation_id=ask.conversation_id)
+        except Conversation.DoesNotExist:
+            raise ApplicationError(
+                "No such conversation.", code="unknown_conversation", status=404,
+                details={"conversation_id": str(ask.conversation_id)},
+            ) from None  # fmt: skip
+    return await Conversation.objects.acreate(user=ask.user, game=ask.game)
+
+
+async def _log(ask: Ask, conversation: Conversation | None, plan_name: str, **fields) -> QuestionLog:
+    ask.stage_ms["total"] = round((time.perf_counter() - ask.started) * 1000, 2)
+    return await QuestionLog.objects.acreate(
+        user=ask.user, conversation=conversation, game=ask.game, category=ask.category or "", tags=ask.tags,
+        plan=plan_name, question=ask.question, latency_ms=int(ask.stage_ms["total"]), stage_ms=ask.stage_ms,
+        **fields,
+    )  # fmt: skip
+
+
+async def _release(ask: Ask) -> None:
+    if ask.reservation is not None:
+        await aquota_release(reservation=ask.reservation)
+
+
+def _reused_fields(payload: dict, kind: str) -> dict:
+    """A cached answer: same text and sources, no tokens spent now, the original cost saved."""
+    return {
+        "answer": payload["answer"], "sources": payload["sources"], "model": payload["model"],
+        "cache": kind, "cost_usd": 0, "saved_usd": Decimal(payload.get("cost_usd") or "0"),
+    }  # fmt: skip
+
+
+async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta | dict]:
+    """Run the pipeline; yield Delta(text) pieces (streaming only) and finally the response payload.
+
+    Raises ApplicationError subclasses (AIError 503/504, unknown conversation 404...) before the
+    first Delta; the reservation is given back on every failure and on an exact-cache hit.
+    """
+    plan = plan_get(ask.reservation.plan) if ask.reservation else await sync_to_async(user_plan)(user=ask.user)
+    conversation = None
+    completed = False
+    try:
+        conversation = await _conversation(ask)
+        scope = {"user_id": ask.user.pk, "game": ask.game, "question": ask.question,
+                 "category": ask.category, "tags": ask.tags}  # fmt: skip
+        history = []
+        if ask.conversation_id:
+            history = await sync_to_async(selectors.conversation_turns)(
+                conversation_id=conversation.id, limit=settings.COACH_HISTORY_TURNS
+            )
+
+        mark = time.perf_counter()
+        cached = None if history else await cache.aexact_cache_get(**scope)
+        mark = ask.lap("exact_cache", mark)
+        if cached is not None:
+            await _release(ask)
+            log = await _log(ask, conversation, plan.name, **_reused_fields(cached, QuestionLog.Cache.EXACT))
+            completed = True
+            yield _hit_payload(log)
+            return
+
+        embedder = get_embedder()
+        embedding = (await embedder.aembed([ask.question]))[0]
+        mark = ask.lap("embed", mark)
+        semantic = None
+        if not history:  # a follow-up means something only in its conversation: never reuse another's answer
+            semantic = await cache.asemantic_cache_lookup(
+                game=ask.game, question=ask.question, embedding=embedding, model_name=embedder.model_name,
+                category=ask.category, tags=ask.tags,
+            )  # fmt: skip
+        mark = ask.lap("semantic_cache", mark)
+        if semantic is not None:
+            log = await _log(
+                ask, conversation, plan.name, **_reused_fields(semantic.payload, QuestionLog.Cache.SEMANTIC)
+            )
+            await cache.asemantic_cache_link_answer(entry_id=semantic.entry_id, answer_id=str(log.id))
+            payload = _hit_payload(log)
+            await cache.aexact_cache_set(**scope, payload=payload)
+            completed = True
+            yield payload
+            return
+
+        hits = await sync_to_async(chunk_search)(
+            game=ask.game, embedding=embedding, model_name=embedder.model_name,
+            category=ask.category, tags=ask.tags,
+        )  # fmt: skip
+        mark = ask.lap("retrieve", mark)
+        call = {"plan": plan, "question": ask.question, "game": ask.game, "game_name": ask.game_name,
+                "sources": hits, "history": history}  # fmt: skip
+        if stream:
+            result = None
+            llm_stream = await chat_completion(**call, stream=True)
+            async with llm_stream:
+                async for item in llm_stream:
+                    if isinstance(item, LLMResult):
+                        result = item
+                    else:
+                        yield Delta(item)
+        else:
+            result = await chat_completion(**call)
+        ask.lap("llm", mark)
+
+        sources = [_source(hit) for hit in hits[: result.sources_used]]
+        log = await _log(
+            ask, conversation, plan.name, answer=result.text, sources=sources, model=result.model,
+            prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+            cached_tokens=result.cached_tokens, reasoning_tokens=result.reasoning_tokens, cost_usd=result.cost_usd,
+        )  # fmt: skip
+        payload = _payload(log)
+        if not history and result.text:
+            await cache.asemantic_cache_store(
+                game=ask.game, question=ask.question, embedding=embedding, model_name=embedder.model_name,
+                payload=payload, document_ids=sorted({hit.document_id for hit in hits[: result.sources_used]}),
+                answer_id=str(log.id), category=ask.category, tags=ask.tags,
+            )  # fmt: skip
+        await cache.aexact_cache_set(**scope, payload=payload)
+        completed = True
+        yield payload
+    except ApplicationError as exc:
+        await _release(ask)
+        await _log(ask, conversation, plan.name, error_code=exc.code, error=exc.message)
+        completed = True
+        raise
+    finally:
+        if not completed:  # the client went away mid-answer, or something unexpected broke
+            try:
+                await _release(ask)
+                await _log(
+                    ask, conversation, plan.name, error_code="interrupted", error="The answer was not delivered."
+                )
+            except Exception:
+                logger.exception("could not record an interrupted ask")
+
+
+def _hit_payload(log: QuestionLog) -> dict:
+    """A cache hit's payload: the reused answer under this ask's own id, no tokens, no cost."""
+    payload = _payload(log)
+    payload["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "reasoning_tokens": 0}
+    payload["cost_usd"] = "0"
+    return payload

@@ -1,0 +1,189 @@
+"""POST /api/coach/ask end to end: quota, both caches, retrieval, the LLM (offline and over HTTP), logs."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from billing.models import UsageCounter
+from coach.models import QuestionLog
+from coach.services import llm
+from knowledge.demo.loader import demo_load
+from tests.conftest import bearer_client
+from tests.factories import UserFactory
+from tests.servers.openai_server import OpenAIServer, ServerError
+
+pytestmark = pytest.mark.django_db
+ASK = "/api/coach/ask"
+MALENIA = "말레니아 2페이즈 어떻게 피해요?"
+
+
+@pytest.fixture
+def demo(db):
+    demo_load()
+
+
+@pytest.fixture
+def openai_server(settings):
+    with OpenAIServer() as server:
+        settings.OPENAI_API_KEY = "sk-test-key"
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.LLM_BACKOFF_SECONDS = 0.01
+        server.answer = "Roll through Waterfowl Dance toward her, then punish. [1]"
+        yield server
+    llm._retired.clear()
+
+
+def _ask(client, question=MALENIA, game="elden-ring", **extra):
+    return client.post(ASK, {"game": game, "question": question, **extra}, format="json")
+
+
+def _used(user) -> int:
+    row = UsageCounter.objects.filter(user=user, period="week").first()
+    return row.used if row else 0
+
+
+def test_a_question_is_answered_offline_from_the_curated_sources(demo, user, auth_client):
+    response = _ask(auth_client)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["cache"] == "none"
+    assert body["answer"]
+    assert any("말레니아" in source["title"] or "Malenia" in source["title"] for source in body["sources"])
+    assert response["X-Plan-Remaining"] == "29"
+    assert response["X-Cost-USD"] == "0"
+    log = QuestionLog.objects.get(id=body["id"])
+    assert log.user == user and log.answer == body["answer"] and log.cache == "none"
+    assert {"exact_cache", "embed", "semantic_cache", "retrieve", "llm", "total"} <= set(log.stage_ms)
+    assert body["conversation_id"] == str(log.conversation_id)
+
+
+def test_a_resend_within_five_minutes_comes_from_the_exact_cache_and_costs_no_call(demo, user, auth_client):
+    first = _ask(auth_client).json()
+
+    again = _ask(auth_client, question="  말레니아 2페이즈   어떻게 피해요 ")
+
+    assert again.status_code == 200
+    assert again.json()["cache"] == "exact"
+    assert again.json()["answer"] == first["answer"]
+    assert again.json()["id"] != first["id"]
+    assert again["X-Plan-Remaining"] == "29"
+    assert _used(user) == 1
+    assert QuestionLog.objects.filter(user=user).count() == 2
+
+
+def test_another_player_asking_the_same_question_gets_a_semantic_hit_and_spends_a_call(demo, auth_client):
+    first = _ask(auth_client).json()
+    other = UserFactory()
+
+    response = _ask(bearer_client(other))
+
+    assert response.json()["cache"] == "semantic"
+    assert response.json()["answer"] == first["answer"]
+    assert response["X-Cost-USD"] == "0"
+    assert _used(other) == 1
+
+
+def test_answers_through_the_openai_sdk_cost_what_the_usage_says(demo, user, openai_server, settings):
+    demo_load()  # re-embed the demo through the server's embedding model, as a deploy with a key would
+    client = bearer_client(user)
+
+    response = _ask(client, question="How do I dodge Malenia's Waterfowl Dance?")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["answer"] == openai_server.answer
+    assert body["model"] == "gpt-4o-mini"
+    request = openai_server.chat_requests()[-1]
+    assert request.max_tokens == 2000  # the free plan's response limit
+    usage = body["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["completion_tokens"] > 0
+    expected = (
+        Decimal(usage["prompt_tokens"]) * Decimal("0.15") + Decimal(usage["completion_tokens"]) * Decimal("0.60")
+    ) / 10**6
+    assert Decimal(response["X-Cost-USD"]) == expected
+    assert QuestionLog.objects.get(id=body["id"]).cost_usd == expected
+
+
+def test_when_the_llm_keeps_failing_the_player_gets_503_and_the_call_back(demo, user, openai_server):
+    demo_load()
+    openai_server.enqueue(*[ServerError()] * 4)
+
+    response = _ask(bearer_client(user), question="How do I dodge Malenia's Waterfowl Dance?")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "ai_unavailable"
+    assert response["X-Plan-Remaining"] == "30"
+    assert _used(user) == 0
+    log = QuestionLog.objects.get(user=user)
+    assert log.error_code == "ai_unavailable" and log.answer == ""
+
+
+def test_a_follow_up_in_a_conversation_carries_the_last_turns(demo, user, openai_server):
+    demo_load()
+    client = bearer_client(user)
+    first = _ask(client, question="How do I dodge Malenia's Waterfowl Dance?").json()
+
+    follow = _ask(client, question="And in phase two?", conversation_id=first["conversation_id"])
+
+    assert follow.status_code == 200
+    assert follow.json()["conversation_id"] == first["conversation_id"]
+    sent = json.dumps(openai_server.chat_requests()[-1].messages, ensure_ascii=False)
+    assert "Waterfowl Dance" in sent and openai_server.answer in sent
+
+
+def test_someone_elses_conversation_is_a_404_and_costs_nothing(demo, user, auth_client):
+    other = UserFactory()
+    theirs = _ask(bearer_client(other)).json()["conversation_id"]
+
+    response = _ask(auth_client, question="What about phase one?", conversation_id=theirs)
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "unknown_conversation"
+    assert _used(user) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"game": "elden-ring", "question": "x" * 2001}, "question"),
+        ({"game": "elden-ring", "question": "   "}, "question"),
+        ({"game": "elden-ring", "question": "hi", "tags": "boss"}, "tags"),
+        ({"game": "elden-ring", "question": "hi", "category": "c" * 51}, "category"),
+        ({"question": "hi"}, "game"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_costs_nothing(demo, user, auth_client, body, field):
+    response = auth_client.post(ASK, body, format="json")
+
+    assert response.status_code == 400
+    assert field in response.json()["error"]["details"]["fields"]
+    assert response["X-Plan-Remaining"] == "30"
+    assert _used(user) == 0
+
+
+def test_an_unknown_game_is_a_400_unknown_game(demo, auth_client):
+    response = _ask(auth_client, game="starcraft-9")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unknown_game"
+
+
+def test_anonymous_asks_are_refused_with_401(demo, api_client):
+    response = _ask(api_client)
+
+    assert response.status_code == 401
+    assert "error" in response.json()
+
+
+def test_when_the_weeks_calls_are_used_up_the_answer_is_429_quota_exceeded(demo, user, auth_client):
+    for number in range(30):
+        assert _ask(auth_client, question=f"Malenia tip number {number}?").status_code == 200
+
+    response = _ask(auth_client, question="One more Malenia question?")
+
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "quota_exceeded"
+    assert int(response["Retry-After"]) > 0
+    assert QuestionLog.objects.filter(user=user).count() == 30
