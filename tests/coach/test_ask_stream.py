@@ -71,8 +71,9 @@ def test_a_player_who_hangs_up_stops_the_llm_call_and_gets_the_call_back(asgi_se
         user = UserFactory()
         server.enqueue(Reply(text="word " * 300, chunk_delay=0.05))
 
-        with httpx.stream("POST", f"{asgi_server.url}/api/coach/ask", headers=_headers(user),
-                          json={"game": "elden-ring", "question": "How do I beat Malenia?"}, timeout=30) as response:  # fmt: skip
+        body = {"game": "elden-ring", "question": "How do I beat Malenia?"}
+        url = f"{asgi_server.url}/api/coach/ask"
+        with httpx.stream("POST", url, headers=_headers(user), json=body, timeout=30) as response:
             for line in response.iter_lines():
                 if line.startswith("event: delta"):
                     break  # the player closes the app after the first words
