@@ -1,0 +1,98 @@
+"""QuotaMiddleware: every question to the coach spends one call of the player's plan, or gets a 429.
+
+On POST to a path in settings.QUOTA_PATHS it authenticates the Bearer token itself (401 in the
+error shape otherwise), reserves one call before the view runs (so a refused question gets no
+partial answer), sets request.quota_reservation, and adds X-Plan-Remaining to the response. A
+non-2xx answer gives the call back; the view gives it back itself when the answer fails later
+(streaming) or comes from the exact cache (billing.services.quota_release).
+"""
+
+import logging
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.conf import settings
+from django.http import JsonResponse
+from rest_framework.exceptions import APIException, NotAuthenticated
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+from billing.errors import QuotaExceeded
+from billing.services import aquota_release, aquota_reserve, quota_release, quota_reserve
+from config.errors import ApplicationError, error_body, exception_handler
+
+logger = logging.getLogger(__name__)
+_WWW_AUTHENTICATE = 'Bearer realm="api"'
+
+
+def _authenticate(request):
+    """The user of the request's Bearer token; raises a DRF exception when it is missing or invalid."""
+    authenticator = JWTAuthentication()
+    result = authenticator.authenticate(request)  # reads only request.META
+    if result is None:
+        raise NotAuthenticated()
+    return result[0]
+
+
+def _error_response(exc: Exception) -> JsonResponse:
+    if isinstance(exc, ApplicationError):
+        response = JsonResponse(error_body(exc.code, exc.message, exc.details), status=exc.status)
+        for name, value in exc.headers.items():
+            response[name] = value
+        if isinstance(exc, QuotaExceeded):
+            response["X-Plan-Remaining"] = "0"
+        return response
+    drf_response = exception_handler(exc, {})
+    response = JsonResponse(drf_response.data, status=drf_response.status_code)
+    if drf_response.status_code == 401:
+        response["WWW-Authenticate"] = _WWW_AUTHENTICATE
+    return response
+
+
+def _remaining(reservation) -> str:
+    return str(reservation.remaining + (1 if reservation.released else 0))
+
+
+class QuotaMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def _applies(self, request) -> bool:
+        if request.method != "POST":
+            return False
+        path = request.path_info.rstrip("/")
+        return any(path == quota_path.rstrip("/") for quota_path in settings.QUOTA_PATHS)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        if not self._applies(request):
+            return self.get_response(request)
+        try:
+            reservation = quota_reserve(user=_authenticate(request))
+        except (ApplicationError, APIException) as exc:
+            return _error_response(exc)
+        request.quota_reservation = reservation
+        response = self.get_response(request)
+        if response.status_code >= 400:
+            quota_release(reservation=reservation)
+        response["X-Plan-Remaining"] = _remaining(reservation)
+        return response
+
+    async def __acall__(self, request):
+        if not self._applies(request):
+            return await self.get_response(request)
+        try:
+            user = await sync_to_async(_authenticate)(request)
+            reservation = await aquota_reserve(user=user)
+        except (ApplicationError, APIException) as exc:
+            return _error_response(exc)
+        request.quota_reservation = reservation
+        response = await self.get_response(request)
+        if response.status_code >= 400:
+            await aquota_release(reservation=reservation)
+        response["X-Plan-Remaining"] = _remaining(reservation)
+        return response

@@ -1,0 +1,126 @@
+"""Quota: reserve one call of the user's plan atomically in PostgreSQL, and give it back once.
+
+Every call counts in both the user's current week and current month (one UsageCounter row each),
+and the limit is checked on the one the plan counts by, read at reservation time. So a plan change
+mid-period applies at once and counts the calls already used, even between a weekly and a monthly
+plan. The check and the increment are one statement (INSERT ... ON CONFLICT DO UPDATE ... WHERE
+used < limit), so with N calls left exactly N of any number of simultaneous requests succeed.
+Redis plays no part: the quota holds when it is down.
+"""
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from asgiref.sync import sync_to_async
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing.errors import QuotaExceeded
+from billing.models import CallRecord, UsageCounter
+from billing.periods import period_bounds
+from billing.selectors import user_plan
+from config.plans import Plan
+
+_COUNTER = UsageCounter._meta.db_table
+_RECORD = CallRecord._meta.db_table
+# Both rows always in this order, so two reservations of one user never wait on each other crosswise.
+_KINDS = ("week", "month")
+
+
+@dataclass
+class QuotaReservation:
+    user_id: int
+    period_start: date  # first day of the period the plan counts by
+    remaining: int  # calls left after this one
+    limit: int
+    resets_at: datetime
+    id: int = 0  # the CallRecord
+    plan: str = ""
+    period: str = ""
+    released: bool = field(default=False)
+
+
+class _LimitReached(Exception):
+    pass
+
+
+def _increment(cursor, *, user_id: int, kind: str, start: date, limit: int | None) -> int | None:
+    condition = f"WHERE {_COUNTER}.used < %s" if limit is not None else ""
+    cursor.execute(
+        f"""INSERT INTO {_COUNTER} (user_id, period, period_start, used, updated_at)
+            VALUES (%s, %s, %s, 1, now())
+            ON CONFLICT (user_id, period, period_start)
+            DO UPDATE SET used = {_COUNTER}.used + 1, updated_at = now() {condition}
+            RETURNING used""",  # noqa: S608 - table names are ours, values are parameters
+        [user_id, kind, start, *([limit] if limit is not None else [])],
+    )
+    row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def quota_exceeded(*, plan: Plan, resets_at: datetime) -> QuotaExceeded:
+    seconds = max(1, math.ceil((resets_at - timezone.now()).total_seconds()))
+    return QuotaExceeded(
+        details={"plan": plan.name, "period": plan.period, "limit": plan.calls, "resets_at": resets_at.isoformat()},
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+def quota_reserve(*, user) -> QuotaReservation:
+    """Spend one call of the user's plan in this period; QuotaExceeded (429) when none is left."""
+    plan = user_plan(user=user)
+    now = timezone.now()
+    bounds = {kind: period_bounds(kind, now) for kind in _KINDS}
+    start, resets_at = bounds[plan.period]
+    if plan.calls <= 0:
+        raise quota_exceeded(plan=plan, resets_at=resets_at)
+    used = None
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            for kind in _KINDS:
+                limiting = kind == plan.period
+                count = _increment(cursor, user_id=user.pk, kind=kind, start=bounds[kind][0],
+                                   limit=plan.calls if limiting else None)  # fmt: skip
+                if limiting:
+                    if count is None:
+                        raise _LimitReached
+                    used = count
+            record = CallRecord.objects.create(
+                user_id=user.pk, plan=plan.name, week_start=bounds["week"][0], month_start=bounds["month"][0],
+                created_at=now,
+            )  # fmt: skip
+    except _LimitReached:
+        raise quota_exceeded(plan=plan, resets_at=resets_at) from None
+    return QuotaReservation(user_id=user.pk, period_start=start, remaining=plan.calls - used, limit=plan.calls,
+                            resets_at=resets_at, id=record.pk, plan=plan.name, period=plan.period)  # fmt: skip
+
+
+def quota_release(*, reservation: QuotaReservation | None) -> None:
+    """Give the reserved call back (its answer failed or cost nothing). Twice gives back one call."""
+    if reservation is None or not reservation.id:
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {_RECORD} SET released_at = now() WHERE id = %s AND released_at IS NULL "  # noqa: S608
+            "RETURNING week_start, month_start",
+            [reservation.id],
+        )
+        row = cursor.fetchone()
+        if row:
+            week_start, month_start = row
+            cursor.execute(
+                f"""UPDATE {_COUNTER} SET used = used - 1, updated_at = now()
+                    WHERE user_id = %s AND used > 0
+                      AND ((period = 'week' AND period_start = %s) OR (period = 'month' AND period_start = %s))""",  # noqa: S608
+                [reservation.user_id, week_start, month_start],
+            )
+    reservation.released = True
+
+
+async def aquota_reserve(*, user) -> QuotaReservation:
+    return await sync_to_async(quota_reserve)(user=user)
+
+
+async def aquota_release(*, reservation: QuotaReservation | None) -> None:
+    await sync_to_async(quota_release)(reservation=reservation)

@@ -1,0 +1,232 @@
+"""Quota reservations: exact limits per plan and period, plan changes mid-period, refunds, concurrency."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.utils import timezone
+
+from billing.errors import QuotaExceeded
+from billing.models import CallRecord, Subscription, UsageCounter
+from billing.periods import period_bounds
+from billing.selectors import usage_summary
+from billing.services import aquota_release, aquota_reserve, quota_release, quota_reserve
+from tests.factories import UserFactory
+
+
+def spend(user, calls: int) -> None:
+    for _ in range(calls):
+        quota_reserve(user=user)
+
+
+def set_plan(user, plan: str) -> None:
+    Subscription.objects.update_or_create(user=user, defaults={"plan": plan})
+
+
+@pytest.mark.django_db
+def test_a_free_player_gets_30_questions_a_week_then_429():
+    user = UserFactory()
+    reservations = [quota_reserve(user=user) for _ in range(30)]
+    assert [r.remaining for r in reservations] == list(range(29, -1, -1))
+    with pytest.raises(QuotaExceeded) as refused:
+        quota_reserve(user=user)
+    error = refused.value
+    _, next_monday = period_bounds("week")
+    assert (error.status, error.code) == (429, "quota_exceeded")
+    assert error.details["resets_at"] == next_monday.isoformat()
+    assert 0 < int(error.headers["Retry-After"]) <= 7 * 24 * 3600
+    assert usage_summary(user=user)["used"] == 30
+    assert CallRecord.objects.filter(user=user).count() == 30
+
+
+@pytest.mark.django_db
+def test_basic_special_counts_by_calendar_month():
+    user = UserFactory()
+    set_plan(user, "basic_special")
+    reservation = quota_reserve(user=user)
+    month_start, first_of_next = period_bounds("month")
+    assert (reservation.limit, reservation.remaining, reservation.period) == (100, 99, "month")
+    assert reservation.period_start == month_start
+    assert reservation.resets_at == first_of_next
+
+
+@pytest.mark.django_db
+def test_a_new_period_starts_from_zero():
+    # given a player who used all 30 calls last week
+    user = UserFactory()
+    last_week = period_bounds("week")[0] - timedelta(days=7)
+    UsageCounter.objects.create(user=user, period="week", period_start=last_week, used=30)
+    # when they ask this week, then they have the full quota again
+    assert quota_reserve(user=user).remaining == 29
+
+
+@pytest.mark.django_db
+def test_an_upgrade_mid_week_counts_the_calls_already_used():
+    user = UserFactory()
+    spend(user, 25)
+    set_plan(user, "basic")
+    assert quota_reserve(user=user).remaining == 200 - 26
+
+
+@pytest.mark.django_db
+def test_a_downgrade_below_the_calls_already_used_stops_questions_at_once():
+    user = UserFactory()
+    set_plan(user, "basic")
+    spend(user, 40)
+    set_plan(user, "free")
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=user)
+    assert usage_summary(user=user)["remaining"] == 0
+
+
+@pytest.mark.django_db
+def test_switching_from_a_weekly_to_the_monthly_plan_counts_this_months_calls():
+    user = UserFactory()
+    set_plan(user, "basic")
+    spend(user, 50)
+    set_plan(user, "basic_special")
+    assert quota_reserve(user=user).remaining == 100 - 51
+
+
+@pytest.mark.django_db
+def test_a_refund_gives_back_one_call_even_when_asked_twice():
+    user = UserFactory()
+    spend(user, 3)
+    reservation = quota_reserve(user=user)
+    assert reservation.remaining == 26
+    quota_release(reservation=reservation)
+    quota_release(reservation=reservation)
+    assert reservation.released
+    assert usage_summary(user=user)["used"] == 3
+    assert quota_reserve(user=user).remaining == 26
+    record = CallRecord.objects.get(pk=reservation.id)
+    assert record.released_at is not None
+
+
+@pytest.mark.django_db
+def test_a_refund_through_a_copy_of_the_reservation_is_still_given_once():
+    # the release is recorded in the database, not only on the object that asked for it
+    user = UserFactory()
+    reservation = quota_reserve(user=user)
+    copy = type(reservation)(**{**reservation.__dict__, "released": False})
+    quota_release(reservation=reservation)
+    quota_release(reservation=copy)
+    assert usage_summary(user=user)["used"] == 0
+
+
+@pytest.mark.django_db
+def test_a_refund_returns_the_call_to_both_the_week_and_the_month():
+    user = UserFactory()
+    reservation = quota_reserve(user=user)
+    quota_release(reservation=reservation)
+    assert set(UsageCounter.objects.filter(user=user).values_list("period", "used")) == {("week", 0), ("month", 0)}
+
+
+@pytest.mark.django_db
+def test_a_plan_with_no_calls_refuses_every_question(settings):
+    settings.PLANS_EXTRA = {"free": {"calls": 0}}
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=UserFactory())
+
+
+@pytest.mark.django_db
+def test_async_reserve_and_release_keep_the_same_count():
+    user = UserFactory()
+
+    async def ask_twice_refund_once():
+        first = await aquota_reserve(user=user)
+        await aquota_reserve(user=user)
+        await aquota_release(reservation=first)
+
+    async_to_sync(ask_twice_refund_once)()
+    assert usage_summary(user=user)["used"] == 1
+
+
+@pytest.mark.django_db
+def test_a_reservation_takes_a_bounded_number_of_queries(django_assert_max_num_queries):
+    user = UserFactory()
+    quota_reserve(user=user)
+    # plan, week counter, month counter, call record, and the transaction's savepoint or begin/commit
+    with django_assert_max_num_queries(6):
+        quota_reserve(user=user)
+
+
+def _race(user_ids: list[int], attempts: int) -> tuple[list, list]:
+    from accounts.models import User
+
+    won, refused = [], []
+    barrier = threading.Barrier(attempts)
+
+    def ask(user_id: int) -> None:
+        try:
+            user = User.objects.get(pk=user_id)
+            barrier.wait(timeout=30)
+            won.append(quota_reserve(user=user))
+        except QuotaExceeded:
+            refused.append(user_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask, args=(user_ids[i % len(user_ids)],)) for i in range(attempts)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return won, refused
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_n_calls_left_exactly_n_of_many_simultaneous_questions_succeed():
+    # given a free player with 5 of 30 calls left
+    user = UserFactory()
+    spend(user, 25)
+    # when 24 questions arrive at the same moment, each on its own database connection
+    won, refused = _race([user.pk], 24)
+    # then exactly 5 succeed, each with a distinct remaining count, and the rest are refused
+    assert len(won) == 5
+    assert len(refused) == 19
+    assert sorted(r.remaining for r in won) == [0, 1, 2, 3, 4]
+    assert usage_summary(user=user)["used"] == 30
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_players_first_questions_racing_to_create_the_counter_are_all_counted():
+    user = UserFactory()
+    won, refused = _race([user.pk], 12)
+    assert (len(won), len(refused)) == (12, 0)
+    assert usage_summary(user=user)["used"] == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_refunds_of_one_reservation_give_back_one_call():
+    user = UserFactory()
+    spend(user, 2)
+    reservation = quota_reserve(user=user)
+    barrier = threading.Barrier(8)
+
+    def refund():
+        barrier.wait(timeout=30)
+        quota_release(reservation=reservation)
+        connection.close()
+
+    threads = [threading.Thread(target=refund) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert usage_summary(user=user)["used"] == 2
+
+
+@pytest.mark.django_db
+def test_usage_summary_reports_plan_period_and_reset(user):
+    spend(user, 4)
+    summary = usage_summary(user=user)
+    start, resets_at = period_bounds("week")
+    assert summary == {
+        "plan": "free", "model": "gpt-4o-mini", "period": "week", "period_start": start.isoformat(), "used": 4,
+        "limit": 30, "remaining": 26, "resets_at": resets_at.isoformat(), "prompt_tokens": 1000,
+        "response_tokens": 2000, "subscription": None,
+    }  # fmt: skip
+    assert timezone.now() < resets_at
