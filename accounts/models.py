@@ -19,5 +19,14 @@ class User(AbstractUser):
     favourite_games = ArrayField(models.CharField(max_length=50), default=list, blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            # A deleted account can never sign in again; its row stays only for accounting.
+            models.CheckConstraint(
+                condition=models.Q(deleted_at__isnull=True) | models.Q(is_active=False),
+                name="accounts_user_deleted_is_inactive",
+            ),
+        ]
+
     def __str__(self) -> str:
         return self.display_name or self.username

@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+"""Sign-in and the player's account, mounted at /auth/."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("google", apis.GoogleSignInApi.as_view(), name="auth-google"),
+    path("token/refresh", apis.TokenRefreshApi.as_view(), name="auth-token-refresh"),
+    path("logout", apis.LogoutApi.as_view(), name="auth-logout"),
+    path("me", apis.MeApi.as_view(), name="auth-me"),
+]

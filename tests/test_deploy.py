@@ -17,6 +17,8 @@ PRODUCTION_ENV = {
     "DATABASE_URL": "postgres://gamecoach:pw@db:5432/gamecoach",
     "REDIS_URL": "redis://redis:6379/0",
     "DJANGO_ALLOWED_HOSTS": "api.example.com",
+    # Without it Google sign-in cannot work, and `check --deploy` says so (accounts.W001).
+    "GOOGLE_CLIENT_IDS": "1-ios.apps.googleusercontent.com,1-web.apps.googleusercontent.com",
 }
 
 

@@ -1,0 +1,39 @@
+"""The errors sign-in and sessions give, each with a stable code the app can branch on."""
+
+from config.errors import ApplicationError, ServiceUnavailable
+
+
+class GoogleTokenInvalid(ApplicationError):
+    """The Google ID token was not accepted; `code` says why (google_token_expired, ...)."""
+
+    status = 401
+    code = "google_token_invalid"
+    message = "The Google ID token was not accepted."
+
+
+class GoogleKeysUnavailable(ServiceUnavailable):
+    code = "google_keys_unavailable"
+    message = "Google's signing keys could not be fetched; try again shortly."
+
+    def __init__(self, message: str | None = None, **kwargs):
+        kwargs.setdefault("headers", {"Retry-After": "5"})
+        super().__init__(message, **kwargs)
+
+
+class GoogleSignInNotConfigured(ServiceUnavailable):
+    code = "google_sign_in_not_configured"
+    message = "Google sign-in is not configured on this server."
+
+
+class AccountDisabled(ApplicationError):
+    status = 403
+    code = "account_disabled"
+    message = "This account is disabled."
+
+
+class SessionTokenInvalid(ApplicationError):
+    """A refresh token that is malformed, expired, revoked (blacklisted) or of the wrong type."""
+
+    status = 401
+    code = "token_not_valid"
+    message = "The token is invalid, expired or revoked."
