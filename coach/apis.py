@@ -61,17 +61,17 @@ class HistoryPagination(CursorPagination):
 
 
 class HistoryListApi(APIView):
-    class FilterSerializer(serializers.Serializer):
+    class HistoryFilterSerializer(serializers.Serializer):
         game = serializers.SlugField(required=False, max_length=50)
         conversation_id = serializers.UUIDField(required=False)
 
     @extend_schema(
         summary="The user's questions and answers, newest first",
-        parameters=[FilterSerializer, OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
+        parameters=[HistoryFilterSerializer, OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
         responses=QuestionLogSerializer(many=True),
     )
     def get(self, request):
-        filters = self.FilterSerializer(data=request.query_params)
+        filters = self.HistoryFilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         logs = selectors.question_history(user=request.user, **filters.validated_data)
         paginator = HistoryPagination()
@@ -90,18 +90,20 @@ class HistoryDetailApi(APIView):
 
 
 class FeedbackApi(APIView):
-    class InputSerializer(serializers.Serializer):
+    class FeedbackInputSerializer(serializers.Serializer):
         rating = serializers.ChoiceField(choices=Feedback.Rating.choices)
         comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
 
-    class OutputSerializer(serializers.Serializer):
+    class FeedbackOutputSerializer(serializers.Serializer):
         answer_id = serializers.UUIDField()
         rating = serializers.CharField()
         comment = serializers.CharField()
 
-    @extend_schema(summary="Rate an answer up or down", request=InputSerializer, responses=OutputSerializer)
+    @extend_schema(
+        summary="Rate an answer up or down", request=FeedbackInputSerializer, responses=FeedbackOutputSerializer
+    )
     def post(self, request, question_id):
-        data = self.InputSerializer(data=request.data)
+        data = self.FeedbackInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
             answer = selectors.question_get(user=request.user, question_id=question_id)
@@ -109,7 +111,9 @@ class FeedbackApi(APIView):
             raise NotFound("No such answer.") from None
         feedback = feedback_submit(user=request.user, answer=answer, **data.validated_data)
         return Response(
-            self.OutputSerializer({"answer_id": answer.id, "rating": feedback.rating, "comment": feedback.comment}).data
+            self.FeedbackOutputSerializer(
+                {"answer_id": answer.id, "rating": feedback.rating, "comment": feedback.comment}
+            ).data
         )
 
 
@@ -130,7 +134,7 @@ def _sse(event: str, data: dict | str) -> bytes:
 class AskApi(AsyncAPIView):
     content_negotiation_class = _JsonOnly
 
-    class InputSerializer(RetrievalFilterSerializer):
+    class AskInputSerializer(RetrievalFilterSerializer):
         question = StrictCharField(max_length=2000)
         conversation_id = serializers.UUIDField(required=False, allow_null=True)
 
@@ -143,13 +147,7 @@ class AskApi(AsyncAPIView):
                 raise serializers.ValidationError("The question is empty.")
             return value.strip()
 
-    class UsageSerializer(serializers.Serializer):
-        prompt_tokens = serializers.IntegerField()
-        completion_tokens = serializers.IntegerField()
-        cached_tokens = serializers.IntegerField()
-        reasoning_tokens = serializers.IntegerField()
-
-    class OutputSerializer(serializers.Serializer):
+    class AskOutputSerializer(serializers.Serializer):
         id = serializers.UUIDField()
         answer = serializers.CharField()
         sources = SourceSerializer(many=True)
@@ -168,11 +166,11 @@ class AskApi(AsyncAPIView):
             "the answer streams as Server-Sent Events: `delta` events ({text}) then one `done` event with the "
             "same body as the JSON answer (or an `error` event in the error shape)."
         ),
-        request=InputSerializer,
-        responses={200: OutputSerializer},
+        request=AskInputSerializer,
+        responses={200: AskOutputSerializer},
     )
     async def post(self, request):
-        data = self.InputSerializer(data=request.data)
+        data = self.AskInputSerializer(data=request.data)
         await sync_to_async(data.is_valid)(raise_exception=True)
         values = data.validated_data
         game = data.game
