@@ -3,7 +3,10 @@
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from pgvector.django import HnswIndex, VectorField
 
 
 class Conversation(models.Model):
@@ -14,6 +17,9 @@ class Conversation(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.game} conversation {self.id}"
 
 
 class QuestionLog(models.Model):
@@ -73,3 +79,125 @@ class Feedback(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["rating", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.rating} on {self.answer_id}"
+
+
+class SemanticCacheEntry(models.Model):
+    """An answered question that may answer near ones: the pgvector home of the semantic cache.
+
+    Used only when Redis has no search module (coach.services.cache picks the backend at start).
+    Scope columns are compared exactly; vectors from different embedding models are never compared.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    game = models.CharField(max_length=50)
+    category = models.CharField(max_length=50, blank=True)
+    language = models.CharField(max_length=8)
+    # A digest of the knowledge tags the answer was retrieved with ("" for none).
+    filters = models.CharField(max_length=40, blank=True)
+    model_name = models.CharField(max_length=100)
+    question = models.TextField()
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIM)
+    payload = models.JSONField()
+    # Strings, so eviction works whatever the id types of knowledge.Document and QuestionLog.
+    document_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    answer_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [
+            HnswIndex(
+                name="semcache_embedding_hnsw",
+                fields=["embedding"],
+                m=16,
+                ef_construction=64,
+                opclasses=["vector_cosine_ops"],
+            ),
+            models.Index(fields=["game", "model_name", "language", "category"], name="semcache_scope_idx"),
+            GinIndex(fields=["document_ids"], name="semcache_documents_idx"),
+            GinIndex(fields=["answer_ids"], name="semcache_answers_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.game}: {self.question[:60]}"
+
+
+class DailyStat(models.Model):
+    """One service-time-zone day of QuestionLog rows, summed per game, plan, model, cache kind and error.
+
+    coach.tasks.daily_stats_refresh fills it for days that are over, so the dashboard and
+    /api/admin/stats read a few hundred rows instead of scanning millions of logs.
+    """
+
+    day = models.DateField()
+    game = models.CharField(max_length=50)
+    plan = models.CharField(max_length=30, blank=True)
+    model = models.CharField(max_length=60, blank=True)
+    cache = models.CharField(max_length=10, choices=QuestionLog.Cache.choices)
+    error_code = models.CharField(max_length=60, blank=True)
+    questions = models.PositiveIntegerField()
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    cached_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=18, decimal_places=8, default=0)
+    saved_usd = models.DecimalField(max_digits=18, decimal_places=8, default=0)
+    latency_ms_sum = models.BigIntegerField(default=0)
+    # Asks per coach.stats.LATENCY_BUCKETS_MS bucket: percentiles merge across days and groups.
+    latency_histogram = ArrayField(models.PositiveIntegerField(), default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "game", "plan", "model", "cache", "error_code"], name="coach_dailystat_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.game} {self.model or '-'} {self.cache}: {self.questions}"
+
+
+class DailyStatRollup(models.Model):
+    """When a day's DailyStat rows were computed; `final` once computed after the day (and a grace) ended."""
+
+    day = models.DateField(primary_key=True)
+    computed_at = models.DateTimeField()
+    final = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.day} ({'final' if self.final else 'partial'})"
+
+
+class QuotaRejectionDay(models.Model):
+    """Asks refused with 429 quota_exceeded, counted per service-time-zone day and plan."""
+
+    day = models.DateField()
+    plan = models.CharField(max_length=40)
+    rejections = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "plan"], name="coach_quota_rejection_day_plan")]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.plan}: {self.rejections}"
+
+
+class FeedbackReview(models.Model):
+    """What staff did about a down-voted answer; the admin's queue shows down-votes not yet reviewed."""
+
+    class Action(models.TextChoices):
+        EVICTED = "evicted", "evicted from the semantic cache"
+        DISMISSED = "dismissed", "dismissed"
+
+    feedback = models.OneToOneField(Feedback, on_delete=models.CASCADE, related_name="review")
+    action = models.CharField(max_length=10, choices=Action.choices)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reviewed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.reviewed_by_id} at {self.reviewed_at:%Y-%m-%d %H:%M}"

@@ -4,6 +4,8 @@ import os
 
 from celery import Celery
 
+from config.observability import worker as _observability  # noqa: F401 - worker logging, task metrics
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("gamecoach")
