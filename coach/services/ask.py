@@ -19,6 +19,8 @@ from django.conf import settings
 from billing.selectors import user_plan
 from billing.services import aquota_release
 from config.errors import ApplicationError
+from config.observability import metrics
+from config.observability.context import log_fields_add
 from config.plans import plan_get
 from knowledge.embeddings import get_embedder
 from knowledge.selectors import ChunkHit, chunk_search
@@ -99,12 +101,23 @@ async def _conversation(ask: Ask) -> Conversation:
 
 
 async def _log(ask: Ask, conversation: Conversation | None, plan_name: str, **fields) -> QuestionLog:
+    """The ask's one QuestionLog row, and the same facts for the metrics and the request's log line."""
     ask.stage_ms["total"] = round((time.perf_counter() - ask.started) * 1000, 2)
-    return await QuestionLog.objects.acreate(
+    log = await QuestionLog.objects.acreate(
         user=ask.user, conversation=conversation, game=ask.game, category=ask.category or "", tags=ask.tags,
         plan=plan_name, question=ask.question, latency_ms=int(ask.stage_ms["total"]), stage_ms=ask.stage_ms,
         **fields,
     )  # fmt: skip
+    if not log.error_code:
+        metrics.cache_hit_record(log.cache)
+    if log.cache == QuestionLog.Cache.NONE and log.model:
+        metrics.llm_usage_record(log.model, log.prompt_tokens, log.completion_tokens, log.cost_usd,
+                                 cached_tokens=log.cached_tokens, reasoning_tokens=log.reasoning_tokens)  # fmt: skip
+    facts = {"ask_id": str(log.id), "cache": log.cache, "model": log.model, "stage_ms": ask.stage_ms,
+             "error_code": log.error_code or None}  # fmt: skip
+    log_fields_add(**facts)  # on the request's own log line (JSON answers)
+    logger.info("ask failed" if log.error_code else "ask answered", extra=facts)  # streamed answers too
+    return log
 
 
 async def _release(ask: Ask) -> None:
@@ -208,7 +221,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
         yield payload
     except ApplicationError as exc:
         await _release(ask)
-        await _log(ask, conversation, plan.name, error_code=exc.code, error=exc.message)
+        await _log(ask, conversation, plan.name, error_code=exc.code, error=_error_text(exc))
         completed = True
         raise
     finally:
@@ -220,6 +233,19 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
                 )
             except Exception:
                 logger.exception("could not record an interrupted ask")
+
+
+def _error_text(exc: ApplicationError) -> str:
+    """The player's message plus, for staff reading the log, what failed underneath and how often it was tried."""
+    parts = []
+    cause = exc.__cause__
+    if cause is not None:
+        status, code = getattr(cause, "status_code", None), getattr(cause, "code", None)
+        parts.append(" ".join(str(part) for part in (type(cause).__name__, status, code) if part))
+    attempts = exc.details.get("attempts")
+    if attempts:
+        parts.append(f"{attempts} attempt" + ("s" if attempts != 1 else ""))
+    return f"{exc.message} ({'; '.join(parts)})" if parts else exc.message
 
 
 def _hit_payload(log: QuestionLog) -> dict:
