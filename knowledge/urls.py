@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+"""The knowledge API, mounted at /api/."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import apis
+
+urlpatterns = [
+    path("games", apis.GameListApi.as_view(), name="games"),
+    path("knowledge/search", apis.RetrievalProbeApi.as_view(), name="knowledge-search"),
+]

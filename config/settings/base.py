@@ -53,13 +53,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.observability.middleware.ObservabilityMiddleware",  # first: sees every response
     "config.middleware.ApiErrorMiddleware",
+    "config.middleware.RequestBodyLimitMiddleware",  # before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "billing.middleware.QuotaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -129,7 +132,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.schema.AutoSchema",
     "EXCEPTION_HANDLER": "config.errors.exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -158,12 +161,158 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
 
+# --- accounts -----------------------------------------------------------------------------------
+# GOOGLE_CLIENT_IDS: comma-separated OAuth client ids (iOS, Android, web) whose Google ID tokens we
+#   accept as `aud`. They become allauth's Google apps; apps added in the admin (SocialApp) count too.
+#   Empty: POST /auth/google answers 503 google_sign_in_not_configured.
+# GOOGLE_CERTS_URL: Google's signing keys as a JWK set (the v3 certs document).
+# GOOGLE_CERTS_TIMEOUT: seconds to wait for that document before answering 503 google_keys_unavailable.
+# GOOGLE_CERTS_REFETCH_SECONDS: an ID token with an unknown `kid` refetches the keys at most once per
+#   this many seconds, so tokens with made-up kids cannot make us hammer Google.
+# The keys are cached in Redis for the max-age Google sends (GOOGLE_CERTS_DEFAULT_MAX_AGE without one).
+GOOGLE_CLIENT_IDS = env.list("GOOGLE_CLIENT_IDS", default=[])
+GOOGLE_CERTS_URL = env("GOOGLE_CERTS_URL", default="https://www.googleapis.com/oauth2/v3/certs")
+GOOGLE_CERTS_TIMEOUT = env.float("GOOGLE_CERTS_TIMEOUT", default=5.0)
+GOOGLE_CERTS_REFETCH_SECONDS = env.int("GOOGLE_CERTS_REFETCH_SECONDS", default=60)
+GOOGLE_CERTS_DEFAULT_MAX_AGE = env.int("GOOGLE_CERTS_DEFAULT_MAX_AGE", default=3600)
+# allauth's own CERTS_URL setting is left alone: its web flow expects the v1 (PEM) document.
+SOCIALACCOUNT_PROVIDERS = {
+    "google": {"APPS": [{"client_id": client_id, "secret": "", "key": ""} for client_id in GOOGLE_CLIENT_IDS]}
+}
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+# Linking a Google identity to an existing account by email is accounts.services' rule, not allauth's.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+
 # --- OpenAI and embeddings ----------------------------------------------------------------------
 OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="") or None
 EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="text-embedding-3-small")
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
 TIKTOKEN_CACHE_DIR = env("TIKTOKEN_CACHE_DIR", default=str(BASE_DIR / "var" / "tiktoken"))
+
+# --- billing ------------------------------------------------------------------------------------
+# PLANS_EXTRA_JSON: plans added to / overriding the built-in table in config/plans.py, a JSON object
+#   {"premium": {"model": "gpt-4o", "fallback_model": "gpt-4o-mini", "prompt_tokens": 4000,
+#    "response_tokens": 1024, "calls": 300, "period": "month", "rank": 30}}.
+PLANS_EXTRA = env.json("PLANS_EXTRA_JSON", default={})
+# QUOTA_PATHS: the POST paths where QuotaMiddleware authenticates and spends one call of the plan.
+QUOTA_PATHS = env.list("QUOTA_PATHS", default=["/api/coach/ask"])
+# REVENUECAT_WEBHOOK_AUTH: the exact Authorization header value set on the RevenueCat dashboard's
+#   webhook. Empty: the webhook refuses every delivery (503 webhook_not_configured).
+REVENUECAT_WEBHOOK_AUTH = env("REVENUECAT_WEBHOOK_AUTH", default="")
+# REVENUECAT_API_KEY: a secret (sk_...) REST API v1 key, used to re-read a subscriber after each event.
+# REVENUECAT_API_BASE_URL: RevenueCat's REST API (tests point it at a local server).
+# REVENUECAT_TIMEOUT_SECONDS / REVENUECAT_HTTP_RETRIES: per request, and retries on 429/5xx/refused.
+REVENUECAT_API_KEY = env("REVENUECAT_API_KEY", default="")
+REVENUECAT_API_BASE_URL = env("REVENUECAT_API_BASE_URL", default="https://api.revenuecat.com")
+REVENUECAT_TIMEOUT_SECONDS = env.float("REVENUECAT_TIMEOUT_SECONDS", default=5.0)
+REVENUECAT_HTTP_RETRIES = env.int("REVENUECAT_HTTP_RETRIES", default=2)
+# REVENUECAT_ENTITLEMENT_PLANS_JSON / REVENUECAT_PRODUCT_PLANS_JSON: which RevenueCat entitlement id,
+#   or store product id, grants which plan ({"basic": "basic", "basic_special": "basic_special"}).
+REVENUECAT_ENTITLEMENT_PLANS = env.json(
+    "REVENUECAT_ENTITLEMENT_PLANS_JSON", default={"basic": "basic", "basic_special": "basic_special"}
+)
+REVENUECAT_PRODUCT_PLANS = env.json("REVENUECAT_PRODUCT_PLANS_JSON", default={})
+# REVENUECAT_ALLOW_SANDBOX: sandbox (test store) purchases grant plans too; only for development.
+REVENUECAT_ALLOW_SANDBOX = env.bool("REVENUECAT_ALLOW_SANDBOX", default=False)
+# REVENUECAT_RETRY_SECONDS: first wait before an event whose REST re-read failed is tried again
+#   (doubling per attempt, at most an hour); the beat re-queues whatever is still pending.
+REVENUECAT_RETRY_SECONDS = env.int("REVENUECAT_RETRY_SECONDS", default=60)
+# BILLING_USAGE_RETENTION_DAYS: usage counters and call records older than this are deleted by beat.
+BILLING_USAGE_RETENTION_DAYS = env.int("BILLING_USAGE_RETENTION_DAYS", default=400)
+
+# --- coach cache --------------------------------------------------------------------------------
+# COACH_CACHE_REDIS_URL: the Redis both coach caches use (default REDIS_URL). Either cache fails
+#   open: Redis down is a logged miss, never an error; COACH_CACHE_TIMEOUT_SECONDS bounds each call
+#   and after a connection failure Redis is skipped for COACH_CACHE_RETRY_SECONDS.
+COACH_CACHE_REDIS_URL = env("COACH_CACHE_REDIS_URL", default=REDIS_URL)
+COACH_CACHE_TIMEOUT_SECONDS = env.float("COACH_CACHE_TIMEOUT_SECONDS", default=0.5)
+COACH_CACHE_RETRY_SECONDS = env.float("COACH_CACHE_RETRY_SECONDS", default=2.0)
+# EXACT_CACHE_TTL_SECONDS: the same user, game and normalised question within this reuses the answer.
+EXACT_CACHE_TTL_SECONDS = env.float("EXACT_CACHE_TTL_SECONDS", default=300)
+# SEMANTIC_CACHE_BACKEND: auto (Redis when it has the search module, else pgvector; probed once per
+#   process and shown by /readyz), redis, pgvector, or off.
+SEMANTIC_CACHE_BACKEND = env("SEMANTIC_CACHE_BACKEND", default="auto")
+# SEMANTIC_CACHE_TTL_SECONDS: how long an answered question may answer similar ones (entries are also
+#   dropped when a source document changes or the answer is down-voted).
+SEMANTIC_CACHE_TTL_SECONDS = env.float("SEMANTIC_CACHE_TTL_SECONDS", default=86400)
+# SEMANTIC_CACHE_MAX_DISTANCE: the cosine distance under which a cached question may answer a new one,
+#   and SEMANTIC_CACHE_GUARD: also require the same numbers, glossary entities (in order) and
+#   negation and topic words. 0.14 is what bench/semantic_cache.py chose for the offline embedder
+#   (0 wrong hits of 321 labelled pairs, held-out ones included; ~25% of paraphrases hit). Another
+#   embedding model has another distance scale: re-run the benchmark with it before changing models.
+SEMANTIC_CACHE_MAX_DISTANCE = env.float("SEMANTIC_CACHE_MAX_DISTANCE", default=0.14)
+SEMANTIC_CACHE_GUARD = env.bool("SEMANTIC_CACHE_GUARD", default=True)
+# SEMANTIC_CACHE_CANDIDATES: nearest entries read per lookup; the closest that passes the guard wins.
+SEMANTIC_CACHE_CANDIDATES = env.int("SEMANTIC_CACHE_CANDIDATES", default=5)
+# SEMANTIC_CACHE_GLOSSARY_SECONDS: how long a game's glossary is reused in-process before re-reading.
+SEMANTIC_CACHE_GLOSSARY_SECONDS = env.float("SEMANTIC_CACHE_GLOSSARY_SECONDS", default=60)
+
+# --- coach llm ----------------------------------------------------------------------------------
+# The provider: OPENAI_API_KEY set -> the OpenAI SDK (OPENAI_BASE_URL: any OpenAI-compatible server);
+#   unset -> the offline provider, which answers from the retrieved sources at no cost.
+# OPENAI_TIMEOUT_SECONDS: how long one attempt may wait (for the answer, or between streamed chunks)
+#   before it counts as a timeout. OPENAI_MAX_CONNECTIONS: how many LLM calls one process keeps in
+#   flight at once (its connection pools together).
+OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=30.0)
+OPENAI_MAX_CONNECTIONS = env.int("OPENAI_MAX_CONNECTIONS", default=1000)
+# OPENAI_CONNECTIONS_PER_CLIENT: those connections are split over clients of this many each, because
+#   one huge pool costs more CPU per call than several small ones (see coach.services.llm.async_client).
+OPENAI_CONNECTIONS_PER_CLIENT = env.int("OPENAI_CONNECTIONS_PER_CLIENT", default=64)
+# LLM_MAX_RETRIES / LLM_BACKOFF_SECONDS: the customer's policy, waits of 1 -> 2 -> 4 s and at most 3
+#   retries on 429 (not insufficient_quota), 5xx, timeouts and refused connections; a Retry-After
+#   from the provider replaces the wait. LLM_RETRY_AFTER_MAX_SECONDS: a longer Retry-After is not
+#   waited for: the player gets 503 at once, with that Retry-After.
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
+LLM_BACKOFF_SECONDS = env.float("LLM_BACKOFF_SECONDS", default=1.0)
+LLM_RETRY_AFTER_MAX_SECONDS = env.float("LLM_RETRY_AFTER_MAX_SECONDS", default=20.0)
+# LLM_TEMPERATURE: for chat models (o-series reasoning models take none).
+# LLM_REASONING_EFFORT: low | medium | high for o-series models; empty sends none (the model's default).
+LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.3)
+LLM_REASONING_EFFORT = env("LLM_REASONING_EFFORT", default="low")
+# LLM_RETIRED_MODEL_SECONDS: after a model answers 404 (retired/unknown), calls go straight to the
+#   plan's fallback model for this long, instead of paying a failed call each time.
+LLM_RETIRED_MODEL_SECONDS = env.float("LLM_RETIRED_MODEL_SECONDS", default=600)
+# LLM_SUMMARY_MODEL / LLM_SUMMARY_MAX_TOKENS: summarize_chunk() for over-long pieces at ingestion.
+LLM_SUMMARY_MODEL = env("LLM_SUMMARY_MODEL", default="gpt-4o-mini")
+LLM_SUMMARY_MAX_TOKENS = env.int("LLM_SUMMARY_MAX_TOKENS", default=600)
+# COACH_HISTORY_TURNS: the conversation's last turns that go into the prompt (0: none).
+# COACH_PROMPT_TEMPLATES_DIR: holds system_prompt/<game>.j2 (default.j2 otherwise) and coach/user_prompt.j2.
+COACH_HISTORY_TURNS = env.int("COACH_HISTORY_TURNS", default=3)
+COACH_PROMPT_TEMPLATES_DIR = env("COACH_PROMPT_TEMPLATES_DIR", default=str(BASE_DIR / "templates"))
+
+# --- knowledge ----------------------------------------------------------------------------------
+# RETRIEVAL_TOP_K: chunks retrieved per question when the caller does not say.
+RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
+# RETRIEVAL_EXACT_MAX_ROWS: a filtered set of at most this many chunks is searched exactly (the true
+#   top-k); a larger one goes through the HNSW index with iterative scans. bench/retrieval.py at 100k
+#   chunks: exact over 20k rows 30 ms p50 / 50 ms p95, recall 1.0; HNSW there 0.57 for far queries.
+RETRIEVAL_EXACT_MAX_ROWS = env.int("RETRIEVAL_EXACT_MAX_ROWS", default=20000)
+# RETRIEVAL_HNSW_EF_SEARCH / RETRIEVAL_HNSW_MAX_SCAN_TUPLES: hnsw.ef_search and hnsw.max_scan_tuples
+#   (how far an iterative scan may walk) on the HNSW path.
+RETRIEVAL_HNSW_EF_SEARCH = env.int("RETRIEVAL_HNSW_EF_SEARCH", default=100)
+RETRIEVAL_HNSW_MAX_SCAN_TUPLES = env.int("RETRIEVAL_HNSW_MAX_SCAN_TUPLES", default=20000)
+# CHUNK_TOKENS / CHUNK_OVERLAP_TOKENS: the size of a stored chunk and what consecutive chunks share.
+CHUNK_TOKENS = env.int("CHUNK_TOKENS", default=400)
+CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=60)
+# CHUNK_SUMMARIZE_OVER_TOKENS: a piece (a paragraph, or a subtitle passage) longer than this goes
+#   through coach.services.llm.summarize_chunk() before it is stored (the customer's rule).
+CHUNK_SUMMARIZE_OVER_TOKENS = env.int("CHUNK_SUMMARIZE_OVER_TOKENS", default=1200)
+# CHUNK_TOKEN_MODEL: the model whose tokenizer counts chunk tokens (the chat models that read them).
+CHUNK_TOKEN_MODEL = env("CHUNK_TOKEN_MODEL", default="gpt-4o-mini")
+# SUBTITLE_PASSAGE_TOKENS: .srt/.vtt cues are merged into passages of about this many tokens.
+SUBTITLE_PASSAGE_TOKENS = env.int("SUBTITLE_PASSAGE_TOKENS", default=200)
+# EMBEDDING_BATCH_SIZE: texts per embeddings request, and chunks per Celery embedding task.
+# EMBEDDING_TIMEOUT_SECONDS / EMBEDDING_MAX_RETRIES: per embeddings request and the SDK's own retries;
+#   Celery tasks then retry with exponential backoff up to KNOWLEDGE_TASK_MAX_RETRIES times.
+EMBEDDING_BATCH_SIZE = env.int("EMBEDDING_BATCH_SIZE", default=64)
+EMBEDDING_TIMEOUT_SECONDS = env.float("EMBEDDING_TIMEOUT_SECONDS", default=20.0)
+EMBEDDING_MAX_RETRIES = env.int("EMBEDDING_MAX_RETRIES", default=2)
+KNOWLEDGE_TASK_MAX_RETRIES = env.int("KNOWLEDGE_TASK_MAX_RETRIES", default=8)
+# GLOSSARY_MIN_OCCURRENCES: how often a name must recur in a game's published documents to be seeded
+#   into its glossary (the semantic cache's entity guard); staff curate the result in the admin.
+GLOSSARY_MIN_OCCURRENCES = env.int("GLOSSARY_MIN_OCCURRENCES", default=2)
 
 # --- logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
@@ -174,3 +323,66 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- observability ------------------------------------------------------------------------------
+# LOG_FORMAT: json (one object per line: time, level, logger, message, request_id, user_id and any
+#   extra fields such as path, status, duration_ms or stage timings) or text (the same fields for a
+#   terminal). Both redact Authorization values, Bearer tokens, sk-... keys and JWT-shaped strings.
+# METRICS_ALLOWED_IPS: client addresses or networks (CIDR) that may read /metrics; the default is
+#   loopback only. Behind a proxy whose forwarded address the server trusts, prefer METRICS_TOKEN.
+# METRICS_TOKEN: with it, `Authorization: Bearer <token>` may read /metrics from anywhere (empty: off).
+# PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself): with several processes (uvicorn
+#   --workers, Celery), an empty directory all of them share, wiped before they start; /metrics then
+#   adds up every process's values.
+LOG_FORMAT = env("LOG_FORMAT", default="json")
+if LOG_FORMAT not in ("json", "text"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+LOGGING["filters"] = {
+    "request_context": {"()": "config.observability.logs.RequestContextFilter"},
+    "redact": {"()": "config.observability.logs.RedactingFilter"},
+}
+LOGGING["formatters"] = {
+    "json": {"()": "config.observability.logs.JsonFormatter"},
+    "text": {"()": "config.observability.logs.TextFormatter"},
+}
+LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["request_context", "redact"])
+# uvicorn installs its own plain-text handlers: route its loggers through ours (Celery keeps this
+# configuration: config.observability.worker answers its setup_logging signal).
+LOGGING["loggers"].update(
+    {name: {"handlers": ["console"], "level": "INFO", "propagate": False} for name in ("uvicorn", "uvicorn.access")}
+)
+
+# --- reliability: rate limits and request size --------------------------------------------------
+# THROTTLE_USER_RATE: API requests per signed-in player; THROTTLE_IP_RATE: API requests per client
+#   address, signed in or not (generous: Korean mobile carriers put many players behind one address);
+#   THROTTLE_ASK_RATE: questions to the coach per player, on top of the plan's quota. DRF's format:
+#   "240/min", "10/s", "1000/day". Over a limit: 429 `throttled` with Retry-After (config/throttles.py).
+# THROTTLE_NUM_PROXIES: how many proxies of ours append to X-Forwarded-For in front of the app; 0 (the
+#   default) uses the connection's address and ignores X-Forwarded-For, which a client can forge.
+# THROTTLE_REDIS_URL: where the limits are counted (default REDIS_URL). When it is unreachable they
+#   are counted in each process's memory instead (fail safe: never unlimited) and Redis is tried again
+#   after THROTTLE_REDIS_RETRY_SECONDS; THROTTLE_REDIS_TIMEOUT_SECONDS bounds each Redis call.
+THROTTLE_REDIS_URL = env("THROTTLE_REDIS_URL", default=REDIS_URL)
+THROTTLE_REDIS_TIMEOUT_SECONDS = env.float("THROTTLE_REDIS_TIMEOUT_SECONDS", default=0.25)
+THROTTLE_REDIS_RETRY_SECONDS = env.float("THROTTLE_REDIS_RETRY_SECONDS", default=2.0)
+REST_FRAMEWORK["DEFAULT_THROTTLE_CLASSES"] = [
+    "config.throttles.IPRateThrottle",
+    "config.throttles.UserRateThrottle",
+    "config.throttles.ScopedRateThrottle",
+]
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "ip": env("THROTTLE_IP_RATE", default="1200/min"),
+    "user": env("THROTTLE_USER_RATE", default="240/min"),
+    "ask": env("THROTTLE_ASK_RATE", default="60/min"),
+}
+REST_FRAMEWORK["NUM_PROXIES"] = env.int("THROTTLE_NUM_PROXIES", default=0)
+# MAX_REQUEST_BODY_BYTES (read above): larger bodies get 413 request_too_large before anything reads
+#   them, on every path but the admin; MAX_ADMIN_BODY_BYTES: the admin's limit (staff paste guides
+#   and subtitle files into it). Django's own DATA_UPLOAD_MAX_MEMORY_SIZE stays a backstop behind both.
+MAX_REQUEST_BODY_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE
+MAX_ADMIN_BODY_BYTES = env.int("MAX_ADMIN_BODY_BYTES", default=8 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BODY_BYTES, MAX_ADMIN_BODY_BYTES)

@@ -15,4 +15,9 @@ class Command(BaseCommand):
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@example.com", "admin")
         User.objects.get_or_create(username="demo", defaults={"display_name": "Demo Player"})
+        from knowledge.demo.loader import demo_load
+
+        knowledge = demo_load()
+        self.stdout.write(f"demo knowledge: {knowledge['new']} new, {knowledge['changed']} changed, "
+                          f"{knowledge['unchanged']} unchanged documents")  # fmt: skip
         self.stdout.write("demo data ready")

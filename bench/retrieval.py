@@ -1,0 +1,344 @@
+"""Filtered vector retrieval: recall@5 against exact search, and p50/p95 latency, per plan and filter.
+
+Runs standalone against its own embedded PostgreSQL + pgvector (config.embedded, in a temporary
+directory), migrated with the project's own migrations, filled with clustered synthetic vectors,
+and searched through the real knowledge.selectors.chunk_search_with_plan.
+
+    .venv/bin/python bench/retrieval.py                 # 100k chunks, 100 queries per case
+    .venv/bin/python bench/retrieval.py --rows 1000000  # 1M (building takes several minutes)
+
+Filters keep 100% (the game), 20% (a category), 1% (category + tag) and 0.5% (a rare tag) of
+the rows; membership follows clusters, as real categories do. Two query sets per filter: "near"
+(perturbed rows of the filtered set: a player asking about what they picked) and "far" (perturbed
+rows of the whole table: the pessimistic case). Plans:
+
+    auto      the selector's choice (exact scan up to RETRIEVAL_EXACT_MAX_ROWS filtered rows, else
+              HNSW with iterative scans, falling back to exact when it comes back short)
+    hnsw      the HNSW path forced (same settings and fallback); hnsw@200: with hnsw.ef_search 200
+    exact     the exact path forced
+    baseline  plain pgvector defaults: HNSW, ef_search 40, iterative scans off (what a naive query gets)
+
+Prints a table and writes JSON to bench/results/retrieval-<rows>-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+MODEL = "bench-synthetic"
+K = 5
+CLUSTER_SIZE = 100
+NOISE = 0.06  # per-dimension stddev around a unit centre: points at cosine ~0.6 of their centre
+QUERY_NOISE = 0.03
+FILTERS = {
+    "100%": {},
+    "20%": {"category": "build"},
+    "1%": {"category": "build", "tags": ["meta"]},
+    "0.5%": {"tags": ["rare"]},
+}
+
+
+def start_database(workdir: Path) -> str:
+    from config import embedded
+
+    server = embedded.postgres_start(workdir / "pg", embedded.free_port(), fsync=False)
+    url = embedded.postgres_create_database(server, "bench")
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(workdir / "tiktoken"))
+    return server
+
+
+def setup_django() -> None:
+    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.test"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def build(rows: int, dim: int, seed: int) -> dict:
+    """Games, one document per cluster, and `rows` chunks, generated inside PostgreSQL."""
+    from django.db import connection
+
+    clusters = rows // CLUSTER_SIZE
+    timings = {}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(%s)", [seed / 1000])
+        cursor.execute("SET maintenance_work_mem = '1GB'")
+        cursor.execute(
+            "INSERT INTO knowledge_game (slug, name_ko, name_en, categories, created_at, updated_at) "
+            "VALUES ('bench', '벤치', 'Bench', '{}', now(), now()) RETURNING id"
+        )
+        game_id = cursor.fetchone()[0]
+        # cluster c: category build for 20% of clusters; tag meta on 1/5 of those (1% of rows); tag rare on 0.5%
+        cursor.execute(
+            """
+            INSERT INTO knowledge_document (game_id, category, tags, title, source_kind, source_url, source_key,
+                language, content_format, content, content_hash, status, index_status, indexed_hash, index_total,
+                index_done, index_error, created_at, updated_at)
+            SELECT %s,
+                   CASE WHEN c %% 5 = 0 THEN 'build' ELSE (ARRAY['boss', 'lore', 'patch', 'faq'])[c %% 4 + 1] END,
+                   (CASE WHEN c %% 100 = 0 THEN ARRAY['meta'] ELSE ARRAY[]::varchar[] END)
+                   || (CASE WHEN c %% 200 = 7 THEN ARRAY['rare'] ELSE ARRAY[]::varchar[] END),
+                   'cluster ' || c, 'guide', '', 'bench:' || c, 'en', 'text', 'x', 'bench', 'published', 'ready',
+                   'bench', %s, %s, '', now(), now()
+            FROM generate_series(0, %s - 1) AS c
+            """,
+            [game_id, CLUSTER_SIZE, CLUSTER_SIZE, clusters],
+        )
+        # "+ 0 * d.id" ties the inner SELECT to the row, so each centre gets its own random vector
+        centres = f"""
+            CREATE TEMP TABLE centre AS
+            SELECT d.id AS document_id, d.category, d.tags,
+                   l2_normalize(array(SELECT random_normal() + 0 * d.id FROM generate_series(1, {dim:d}))::vector) AS v
+            FROM knowledge_document d
+        """  # noqa: S608 - only integers are formatted in
+        cursor.execute(centres)
+        index_sql = _drop_ann_index(cursor)
+        started = time.monotonic()
+        batch = max(1, 10000 // CLUSTER_SIZE)
+        cursor.execute("SELECT document_id FROM centre ORDER BY document_id")
+        document_ids = [row[0] for row in cursor.fetchall()]
+        for start in range(0, len(document_ids), batch):
+            ids = document_ids[start : start + batch]
+            chunks = f"""
+                INSERT INTO knowledge_chunk (document_id, content_hash, position, text, token_count, needs_summary,
+                    summarized, embedding, embedding_model, embedded_at, game_id, category, tags, searchable)
+                SELECT c.document_id, 'bench', p, 'chunk ' || p, 10, false, false,
+                       l2_normalize(c.v + array(SELECT random_normal(0, {NOISE}) + 0 * p
+                                                FROM generate_series(1, {dim:d}))::vector),
+                       %s, now(), %s, c.category, c.tags, true
+                FROM centre c CROSS JOIN generate_series(0, {CLUSTER_SIZE - 1}) AS p
+                WHERE c.document_id = ANY(%s)
+            """  # noqa: S608 - only numbers are formatted in
+            cursor.execute(chunks, [MODEL, game_id, ids])
+            done = min(start + batch, len(document_ids)) * CLUSTER_SIZE
+            print(f"\r  generated {done:,}/{rows:,} chunks", end="", flush=True)
+        print()
+        timings["generate_s"] = round(time.monotonic() - started, 1)
+        started = time.monotonic()
+        cursor.execute(index_sql)
+        timings["hnsw_build_s"] = round(time.monotonic() - started, 1)
+        cursor.execute("VACUUM ANALYZE knowledge_chunk")
+        cursor.execute("VACUUM ANALYZE knowledge_document")
+        cursor.execute(
+            "SELECT pg_size_pretty(pg_relation_size('knowledge_chunk')), "
+            "pg_size_pretty(pg_relation_size('chunk_embedding_hnsw'))"
+        )
+        timings["table_size"], timings["hnsw_size"] = cursor.fetchone()
+    return timings
+
+
+def _drop_ann_index(cursor) -> str:
+    """Drop the migration's HNSW index (building it once after loading is far faster); return its SQL."""
+    cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'chunk_embedding_hnsw'")
+    definition = cursor.fetchone()[0]
+    cursor.execute("DROP INDEX chunk_embedding_hnsw")
+    return definition
+
+
+def _unit(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in vector))
+    return [v / norm for v in vector]
+
+
+def _perturb(rng: random.Random, vector: list[float]) -> list[float]:
+    return _unit([v + rng.gauss(0, QUERY_NOISE) for v in vector])
+
+
+def _where(filters: dict) -> tuple[str, list]:
+    clauses, params = ["searchable", "embedding_model = %s"], [MODEL]
+    if filters.get("category"):
+        clauses.append("category = %s")
+        params.append(filters["category"])
+    if filters.get("tags"):
+        clauses.append("tags && %s::varchar(50)[]")
+        params.append(filters["tags"])
+    return " AND ".join(clauses), params
+
+
+def queries(rng: random.Random, filters: dict, count: int, near: bool) -> list[list[float]]:
+    from django.db import connection
+    from pgvector import Vector
+
+    where, params = _where(filters if near else {})
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM knowledge_chunk WHERE {where}", params)  # noqa: S608
+        ids = [row[0] for row in cursor.fetchall()]
+        picked = rng.sample(ids, min(count, len(ids)))
+        cursor.execute("SELECT embedding FROM knowledge_chunk WHERE id = ANY(%s) ORDER BY id", [picked])
+        vectors = [Vector.from_text(row[0]).to_list() if isinstance(row[0], str) else list(row[0])
+                   for row in cursor.fetchall()]  # fmt: skip
+    return [_perturb(rng, v) for v in vectors]
+
+
+def exact_truth(query: list[float], filters: dict) -> list[int]:
+    """The true top k by a plain sequential scan (no index of any kind), independent of the selector."""
+    from django.db import connection, transaction
+    from pgvector import Vector
+
+    where, params = _where(filters)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute(
+            f"SELECT id FROM knowledge_chunk WHERE {where} ORDER BY embedding <=> %s::vector, id LIMIT {K}",  # noqa: S608
+            [*params, Vector(query).to_text()],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def baseline(query: list[float], filters: dict) -> list[int]:
+    """What a naive filtered query gets with pgvector's defaults (ef_search 40, no iterative scan)."""
+    from django.db import connection, transaction
+    from pgvector import Vector
+
+    where, params = _where(filters)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL hnsw.ef_search = 40")
+        cursor.execute("SET LOCAL hnsw.iterative_scan = off")
+        cursor.execute(
+            f"SELECT id FROM knowledge_chunk WHERE {where} AND game_id = (SELECT id FROM knowledge_game WHERE "  # noqa: S608
+            f"slug = 'bench') ORDER BY embedding <=> %s::vector LIMIT {K}",
+            [*params, Vector(query).to_text()],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+
+
+def measure(query_sets: dict, plans: list[str]) -> list[dict]:
+    from django.test import override_settings
+
+    from knowledge.selectors import chunk_search_with_plan
+
+    results = []
+    for (filter_name, set_name), cases in query_sets.items():
+        filters = FILTERS[filter_name]
+        for plan in plans:
+            recalls, latencies, short, paths = [], [], 0, {}
+            for query, truth in cases:
+                started = time.perf_counter()
+                if plan == "baseline":
+                    got = baseline(query, filters)
+                    path = "baseline"
+                else:
+                    name, _, ef_search = plan.partition("@")  # hnsw@200: the HNSW path with ef_search 200
+                    overrides = {"RETRIEVAL_HNSW_EF_SEARCH": int(ef_search)} if ef_search else {}
+                    with override_settings(**overrides):
+                        hits, info = chunk_search_with_plan(
+                            game="bench", embedding=query, model_name=MODEL, k=K, plan=name, **filters
+                        )
+                    got, path = [h.chunk_id for h in hits], info.path
+                latencies.append((time.perf_counter() - started) * 1000)
+                recalls.append(len(set(got) & set(truth)) / len(truth))
+                short += len(got) < len(truth)
+                paths[path] = paths.get(path, 0) + 1
+            results.append({
+                "filter": filter_name, "queries": set_name, "plan": plan, "n": len(cases),
+                "recall_at_5": round(statistics.mean(recalls), 3),
+                "p50_ms": round(percentile(latencies, 0.5), 2), "p95_ms": round(percentile(latencies, 0.95), 2),
+                "fewer_than_k": short, "paths": paths,
+            })  # fmt: skip
+            row = results[-1]
+            print(
+                f"  {filter_name:>5} {set_name:<4} {plan:<8} recall {row['recall_at_5']:.3f}  "
+                f"p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  short {short:3d}  {paths}",
+                flush=True,
+            )
+    return results
+
+
+def table(results: list[dict]) -> str:
+    plans = list(dict.fromkeys(r["plan"] for r in results))
+    head = "| filter | queries | " + " | ".join(f"{p} recall, p50/p95 ms" for p in plans) + " | auto's path |"
+    lines = [head, "|" + "---|" * (len(plans) + 3)]
+    cases = list(dict.fromkeys((r["filter"], r["queries"]) for r in results))
+    for filter_name, set_name in cases:
+        cells, auto_paths = [], ""
+        for plan in plans:
+            row = next(r for r in results if (r["filter"], r["queries"], r["plan"]) == (filter_name, set_name, plan))
+            short = f", {row['fewer_than_k']} short" if row["fewer_than_k"] else ""
+            cells.append(f"{row['recall_at_5']:.3f}, {row['p50_ms']:.1f}/{row['p95_ms']:.1f}{short}")
+            if plan == "auto":
+                auto_paths = ", ".join(f"{k} {v}" for k, v in row["paths"].items())
+        lines.append(f"| {filter_name} | {set_name} | " + " | ".join(cells) + f" | {auto_paths} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=100, help="queries per filter and query set")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--plans",
+        default="auto,hnsw,hnsw@200,hnsw@400,exact,baseline",
+        help="auto, exact, baseline, hnsw or hnsw@<ef_search>",
+    )
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
+    print(f"starting PostgreSQL in {workdir}")
+    server = start_database(workdir)
+    try:
+        setup_django()
+        from django.conf import settings
+
+        dim = settings.EMBEDDING_DIM
+        print(f"building {args.rows:,} chunks of {dim} dimensions in {args.rows // CLUSTER_SIZE:,} clusters")
+        build_info = build(args.rows, dim, args.seed)
+        print(f"  {build_info}")
+        rng = random.Random(args.seed)
+        query_sets = {}
+        started = time.monotonic()
+        for filter_name, filters in FILTERS.items():
+            for set_name, near in (("near", True), ("far", False)):
+                if not filters and not near:
+                    continue  # with no filter, near and far are the same distribution
+                cases = [(q, exact_truth(q, filters)) for q in queries(rng, filters, args.queries, near)]
+                query_sets[(filter_name, set_name)] = cases
+        print(f"  exact ground truth for {sum(map(len, query_sets.values()))} queries: "
+              f"{time.monotonic() - started:.0f} s")  # fmt: skip
+        plans = args.plans.split(",")
+        measure({key: cases[:10] for key, cases in query_sets.items()}, ["auto"])  # warm the caches
+        print("measuring")
+        results = measure(query_sets, plans)
+        settings_used = {name: getattr(settings, name) for name in (
+            "RETRIEVAL_EXACT_MAX_ROWS", "RETRIEVAL_HNSW_EF_SEARCH", "RETRIEVAL_HNSW_MAX_SCAN_TUPLES")}  # fmt: skip
+        print()
+        print(f"{args.rows:,} chunks, k={K}, {settings_used}")
+        print(table(results))
+        out_dir = ROOT / "bench" / "results"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        out = out_dir / f"retrieval-{args.rows}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+        report = {"rows": args.rows, "dim": dim, "k": K, "queries": args.queries, "settings": settings_used,
+                  "build": build_info, "results": results}  # fmt: skip
+        out.write_text(json.dumps(report, indent=2))
+        print(f"\nwrote {out.relative_to(ROOT)}")
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+"""Embedding providers: OpenAI's API when OPENAI_API_KEY is set, else a deterministic offline one."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import re
+import threading
+import unicodedata
+import weakref
+from typing import Protocol
+
+from django.conf import settings
+
+from .tokens import encoding_for
+
+OFFLINE_MODEL_NAME = "offline-hash-ngram-v1"
+# OpenAI refuses an input over 8,192 tokens; a longer text is cut rather than failing the batch.
+OPENAI_MAX_INPUT_TOKENS = 8191
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+class EmbeddingError(Exception):
+    """The provider answered, but not with one vector of the configured size per text."""
+
+
+class Embedder(Protocol):
+    model_name: str
+    dim: int
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+    async def aembed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+def _normalised(vector: list[float]) -> list[float]:
+    norm = math.sqrt(sum(v * v for v in vector))
+    if norm == 0.0:
+        return vector
+    return [v / norm for v in vector]
+
+
+class OfflineEmbedder:
+    """Hashed character n-grams (1-3 within each word, plus the word): no download, Korean and English.
+
+    Korean words carry particles (말레니아의, 말레니아를); their shared syllable n-grams keep them close.
+    Signed feature hashing into `dim` slots with blake2b, stable across processes and machines.
+    """
+
+    model_name = OFFLINE_MODEL_NAME
+
+    def __init__(self, dim: int):
+        self.dim = dim
+
+    def _features(self, text: str) -> dict[str, float]:
+        features: dict[str, float] = {}
+        for word in _WORD.findall(unicodedata.normalize("NFKC", text).lower()):
+            features[f"w:{word}"] = features.get(f"w:{word}", 0.0) + 1.0
+            padded = f"<{word}>"
+            for size, weight in ((1, 0.25), (2, 1.0), (3, 1.0)):
+                for i in range(len(padded) - size + 1):
+                    gram = padded[i : i + size]
+                    if gram in ("<", ">"):
+                        continue
+                    features[gram] = features.get(gram, 0.0) + weight
+        return features
+
+    def _vector(self, text: str) -> list[float]:
+        vector = [0.0] * self.dim
+        for feature, count in self._features(text).items():
+            digest = hashlib.blake2b(feature.encode(), digest_size=8).digest()
+            slot = int.from_bytes(digest[:4], "little") % self.dim
+            sign = 1.0 if digest[4] & 1 else -1.0
+            vector[slot] += sign * (1.0 + math.log(count))  # damp repeated words
+        return _normalised(vector)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        return [self._vector(text) for text in texts]
+
+    async def aembed(self, texts: list[str]) -> list[list[float]]:
+        return self.embed(texts)  # microseconds of CPU: no thread hop needed
+
+
+class OpenAIEmbedder:
+    """text-embedding-3-* through the official SDK, `dimensions` = EMBEDDING_DIM, in batches."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str | None,
+        model: str,
+        dim: int,
+        batch_size: int,
+        timeout: float,
+        max_retries: int,
+    ):
+        self.model_name = model
+        self.dim = dim
+        self.batch_size = batch_size
+        self._client_args = {"api_key": api_key, "base_url": base_url, "timeout": timeout, "max_retries": max_retries}
+        self._client = None
+        # An async HTTP pool belongs to one event loop (tests and workers may run several).
+        self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    @property
+    def client(self):
+        if self._client is None:
+            import openai
+
+            self._client = openai.OpenAI(**self._client_args)
+        return self._client
+
+    @property
+    def async_client(self):
+        loop = asyncio.get_running_loop()
+        client = self._async_clients.get(loop)
+        if client is None:
+            import openai
+
+            client = self._async_clients[loop] = openai.AsyncOpenAI(**self._client_args)
+        return client
+
+    def _prepared(self, texts: list[str]) -> list[str]:
+        encoding = encoding_for(self.model_name)
+        prepared = []
+        for text in texts:
+            if not text or not text.strip():
+                raise ValueError("cannot embed an empty text")
+            tokens = encoding.encode(text, disallowed_special=())
+            if len(tokens) > OPENAI_MAX_INPUT_TOKENS:
+                text = encoding.decode(tokens[:OPENAI_MAX_INPUT_TOKENS])
+            prepared.append(text)
+        return prepared
+
+    def _vectors(self, response, expected: int) -> list[list[float]]:
+        items = sorted(response.data, key=lambda item: item.index)
+        if len(items) != expected:
+            raise EmbeddingError(f"asked for {expected} embeddings, got {len(items)}")
+        vectors = []
+        for item in items:
+            vector = [float(v) for v in item.embedding]
+            if len(vector) != self.dim:
+                raise EmbeddingError(f"{self.model_name} returned {len(vector)} dimensions, expected {self.dim}")
+            vectors.append(_normalised(vector))
+        return vectors
+
+    def _batches(self, texts: list[str]):
+        for start in range(0, len(texts), self.batch_size):
+            yield texts[start : start + self.batch_size]
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for batch in self._batches(self._prepared(texts)):
+            response = self.client.embeddings.create(model=self.model_name, input=batch, dimensions=self.dim)
+            vectors.extend(self._vectors(response, len(batch)))
+        return vectors
+
+    async def aembed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for batch in self._batches(self._prepared(texts)):
+            response = await self.async_client.embeddings.create(
+                model=self.model_name, input=batch, dimensions=self.dim
+            )
+            vectors.extend(self._vectors(response, len(batch)))
+        return vectors
+
+
+_embedders: dict[tuple, Embedder] = {}
+_embedders_lock = threading.Lock()
+
+
+def get_embedder() -> Embedder:
+    """OpenAI when OPENAI_API_KEY is set, else the offline provider; one instance per configuration."""
+    key = (
+        settings.OPENAI_API_KEY,
+        settings.OPENAI_BASE_URL,
+        settings.EMBEDDING_MODEL,
+        settings.EMBEDDING_DIM,
+        settings.EMBEDDING_BATCH_SIZE,
+        settings.EMBEDDING_TIMEOUT_SECONDS,
+        settings.EMBEDDING_MAX_RETRIES,
+    )
+    with _embedders_lock:
+        embedder = _embedders.get(key)
+        if embedder is None:
+            if settings.OPENAI_API_KEY:
+                embedder = OpenAIEmbedder(
+                    api_key=settings.OPENAI_API_KEY,
+                    base_url=settings.OPENAI_BASE_URL,
+                    model=settings.EMBEDDING_MODEL,
+                    dim=settings.EMBEDDING_DIM,
+                    batch_size=settings.EMBEDDING_BATCH_SIZE,
+                    timeout=settings.EMBEDDING_TIMEOUT_SECONDS,
+                    max_retries=settings.EMBEDDING_MAX_RETRIES,
+                )
+            else:
+                embedder = OfflineEmbedder(settings.EMBEDDING_DIM)
+            _embedders[key] = embedder
+    return embedder

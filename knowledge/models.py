@@ -1,0 +1,179 @@
+"""What the coach answers from: games, curated documents, their embedded chunks, and game glossaries."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import RegexValidator
+from django.db import models
+from pgvector.django import HnswIndex, VectorField
+
+CATEGORY_MAX_LENGTH = 50
+TAG_MAX_LENGTH = 50
+
+
+class Game(models.Model):
+    slug = models.SlugField(max_length=50, unique=True)
+    name_ko = models.CharField(max_length=100)
+    name_en = models.CharField(max_length=100)
+    # The categories players pick from, in the order staff want them shown; ingestion adds new ones.
+    categories = ArrayField(models.CharField(max_length=CATEGORY_MAX_LENGTH), default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return f"{self.name_en} ({self.slug})"
+
+
+class Document(models.Model):
+    class SourceKind(models.TextChoices):
+        GUIDE = "guide", "Guide"
+        PATCH_NOTE = "patch_note", "Patch note"
+        VIDEO_SUBTITLES = "video_subtitles", "Video subtitles"
+        FAQ = "faq", "FAQ"
+
+    class Format(models.TextChoices):
+        TEXT = "text", "Plain text / Markdown"
+        SRT = "srt", "SubRip subtitles (.srt)"
+        VTT = "vtt", "WebVTT subtitles (.vtt)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PUBLISHED = "published", "Published"
+
+    class IndexStatus(models.TextChoices):
+        PENDING = "pending", "Pending"
+        INDEXING = "indexing", "Indexing"
+        READY = "ready", "Ready"
+        FAILED = "failed", "Failed"
+
+    game = models.ForeignKey(Game, on_delete=models.PROTECT, related_name="documents")
+    category = models.CharField(max_length=CATEGORY_MAX_LENGTH, validators=[RegexValidator(r"^\S(.*\S)?$")])
+    tags = ArrayField(models.CharField(max_length=TAG_MAX_LENGTH), default=list, blank=True)
+    title = models.CharField(max_length=300)
+    source_kind = models.CharField(max_length=20, choices=SourceKind.choices, default=SourceKind.GUIDE)
+    source_url = models.URLField(max_length=1000, blank=True)
+    # Where ingestion found it (a file path, a jsonl id): re-ingesting the same source updates this row.
+    source_key = models.CharField(max_length=500, blank=True)
+    language = models.CharField(max_length=2, choices=[("ko", "한국어"), ("en", "English")], default="ko")
+    content_format = models.CharField(max_length=10, choices=Format.choices, default=Format.TEXT)
+    content = models.TextField()
+    content_hash = models.CharField(max_length=64, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+
+    # Indexing: chunks made from content_hash are staged until all are embedded, then replace the
+    # live ones (indexed_hash) in one transaction; index_done/index_total is the progress staff see.
+    index_status = models.CharField(max_length=10, choices=IndexStatus.choices, default=IndexStatus.PENDING)
+    indexed_hash = models.CharField(max_length=64, blank=True, editable=False)
+    index_started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    index_total = models.PositiveIntegerField(default=0, editable=False)
+    index_done = models.PositiveIntegerField(default=0, editable=False)
+    index_error = models.TextField(blank=True, editable=False)
+    indexed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-updated_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["game", "source_key"], condition=~models.Q(source_key=""), name="document_unique_source"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(index_done__lte=models.F("index_total")), name="document_progress"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["game", "category"]),
+            models.Index(fields=["status", "-updated_at"]),
+            GinIndex(fields=["tags"], name="document_tags_gin"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Chunk(models.Model):
+    document = models.ForeignKey(Document, on_delete=models.CASCADE, related_name="chunks")
+    # The document content this chunk was cut from: staged while != document.indexed_hash.
+    content_hash = models.CharField(max_length=64)
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+    token_count = models.PositiveIntegerField()
+    # The piece was over CHUNK_SUMMARIZE_OVER_TOKENS: needs_summary until summarised, then summarized.
+    needs_summary = models.BooleanField(default=False)
+    summarized = models.BooleanField(default=False)
+    start_time = models.FloatField(null=True, blank=True)  # seconds into the video (subtitles)
+    end_time = models.FloatField(null=True, blank=True)
+    embedding = VectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
+    embedding_model = models.CharField(max_length=100, blank=True)
+    embedded_at = models.DateTimeField(null=True, blank=True)
+
+    # Copies of the document's filter fields, so one index-served WHERE on this table selects a
+    # filtered set (and counts it) without a join; services keep them in step with the document.
+    game = models.ForeignKey(Game, on_delete=models.PROTECT, related_name="+")
+    category = models.CharField(max_length=CATEGORY_MAX_LENGTH)
+    tags = ArrayField(models.CharField(max_length=TAG_MAX_LENGTH), default=list, blank=True)
+    # Live, embedded and its document published: the only chunks retrieval ever sees.
+    searchable = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["document_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["document", "content_hash", "position"], name="chunk_unique_position"),
+            models.CheckConstraint(
+                condition=models.Q(searchable=False)
+                | (models.Q(embedding__isnull=False) & ~models.Q(embedding_model="")),
+                name="chunk_searchable_is_embedded",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["game", "embedding_model", "category"],
+                condition=models.Q(searchable=True),
+                name="chunk_search_filter",
+            ),
+            GinIndex(fields=["tags"], condition=models.Q(searchable=True), name="chunk_search_tags"),
+            # The one ANN index on the column (a second one misleads the planner: see the bench notes).
+            HnswIndex(
+                fields=["embedding"],
+                opclasses=["vector_cosine_ops"],
+                m=16,
+                ef_construction=64,
+                condition=models.Q(searchable=True),
+                name="chunk_embedding_hnsw",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_id}#{self.position}"
+
+
+class GlossaryTerm(models.Model):
+    """An entity name of a game (boss, champion, item) that the semantic cache must not confuse."""
+
+    class Source(models.TextChoices):
+        SEEDED = "seeded", "Seeded from documents"
+        STAFF = "staff", "Added by staff"
+
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="glossary")
+    term = models.CharField(max_length=100)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
+    # Staff switch a term off rather than delete it, so re-seeding does not bring it back.
+    is_active = models.BooleanField(default=True)
+    occurrences = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["game", "term"]
+        constraints = [models.UniqueConstraint(fields=["game", "term"], name="glossary_unique_term")]
+
+    def __str__(self) -> str:
+        return self.term
