@@ -31,6 +31,11 @@ class BillingSubscriptionSerializer(serializers.Serializer):
     billing_issue = serializers.BooleanField()
 
 
+class BillingOverrideSerializer(serializers.Serializer):
+    plan = serializers.CharField(help_text="The plan support granted; it wins over the store subscription.")
+    expires_at = serializers.DateTimeField(allow_null=True, help_text="Null: until support ends it.")
+
+
 class BillingUsageSerializer(serializers.Serializer):
     plan = serializers.CharField()
     model = serializers.CharField()
@@ -43,6 +48,7 @@ class BillingUsageSerializer(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     response_tokens = serializers.IntegerField()
     subscription = BillingSubscriptionSerializer(allow_null=True)
+    override = BillingOverrideSerializer(allow_null=True, help_text="A plan granted by support, if one is active.")
 
 
 class WebhookReceiptSerializer(serializers.Serializer):

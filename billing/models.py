@@ -1,11 +1,12 @@
 """Billing data: each user's subscription as RevenueCat reports it, webhook events, and quota usage."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
-from config.plans import FREE
+from config.plans import FREE, plans_all
 
 
 class Subscription(models.Model):
@@ -140,3 +141,59 @@ class PlanCatalog(models.Model):
 
     def __str__(self) -> str:
         return "plans"
+
+
+def plan_name_validate(value: str) -> None:
+    """A plan staff may grant: one configured now (config/plans.py + PLANS_EXTRA_JSON)."""
+    if value not in plans_all():
+        raise ValidationError("%(value)s is not a configured plan.", code="unknown_plan", params={"value": value})
+
+
+class PlanOverride(models.Model):
+    """A plan staff gave a user by hand, with the reason; it wins over the store subscription while active.
+
+    An audit record: rows are only ever added, and ended once (ended_at/ended_by). Active means not
+    ended and not expired; when several are active the newest wins (billing.selectors.user_plan).
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_overrides")
+    # Validated against the configuration, not as choices: plans come and go with PLANS_EXTRA_JSON.
+    plan = models.CharField(max_length=40, validators=[plan_name_validate])
+    note = models.TextField(help_text="Why: the ticket, the promotion, the incident. Required; kept for audit.")
+    # PROTECT: an audit record never loses its author (staff accounts are deactivated, not deleted).
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="Empty: until staff end it.")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            # Whitespace alone is not a reason.
+            models.CheckConstraint(
+                condition=Q(note__regex=r"\S"),
+                name="billing_planoverride_note_required",
+                violation_error_message="A note saying why is required.",
+            ),
+            models.CheckConstraint(condition=~Q(plan=""), name="billing_planoverride_plan_required"),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=F("created_at")),
+                name="billing_planoverride_expires_after_created",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True, ended_by__isnull=True)
+                | Q(ended_at__isnull=False, ended_by__isnull=False, ended_at__gte=F("created_at")),
+                name="billing_planoverride_ended_with_who_and_when",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="billing_override_user_newest")]
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.plan} override #{self.pk}"
+
+    def is_active(self, at=None) -> bool:
+        at = at or timezone.now()
+        return self.ended_at is None and (self.expires_at is None or self.expires_at > at)

@@ -1,8 +1,13 @@
-"""Reads with logic: a user's plan (free without a subscription) and their usage this period."""
+"""Reads with logic: a user's plan (a staff override, else their subscription, else free) and their usage."""
 
 import logging
+from datetime import datetime
 
-from billing.models import Subscription, UsageCounter
+from django.contrib.auth import get_user_model
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from billing.models import PlanOverride, Subscription, UsageCounter
 from billing.periods import period_bounds
 from config.plans import FREE, Plan, plans_all
 
@@ -16,16 +21,83 @@ def _plan_named(name: str | None, *, user_id: int) -> Plan:
     return plans.get(name or FREE) or plans[FREE]
 
 
+def _plan_resolve(*, override: str | None, subscription: str | None, user_id: int) -> Plan:
+    """The override wins while it names a configured plan; a plan removed from the configuration since
+    the grant falls back to the subscription rather than silently to free."""
+    if override:
+        if override in plans_all():
+            return plans_all()[override]
+        logger.warning("user %s has an override to plan %r, which is no longer configured; ignored", user_id, override)
+    return _plan_named(subscription, user_id=user_id)
+
+
+def plan_overrides_active(*, at: datetime | None = None) -> QuerySet[PlanOverride]:
+    """Overrides in force at `at` (now): not ended by staff and not expired; newest first."""
+    at = at or timezone.now()
+    return PlanOverride.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=at), ended_at__isnull=True,
+                                       created_at__lte=at).order_by("-created_at", "-pk")  # fmt: skip
+
+
+def plan_override_active(*, user, at: datetime | None = None) -> PlanOverride | None:
+    """The override that decides the user's plan now, if any (the newest active one)."""
+    return plan_overrides_active(at=at).filter(user_id=user.pk).first()
+
+
+def _plan_name_annotations(at: datetime) -> dict:
+    """Subqueries for a User queryset: the newest active override's plan and the subscription's plan."""
+    return {
+        "plan_override_name": Subquery(plan_overrides_active(at=at).filter(user_id=OuterRef("pk")).values("plan")[:1]),
+        "plan_subscription_name": Subquery(Subscription.objects.filter(user_id=OuterRef("pk")).values("plan")[:1]),
+    }
+
+
+def users_annotate_plan_usage(queryset: QuerySet, *, at: datetime | None = None) -> QuerySet:
+    """Add what users_plan_usage needs to a User queryset, as subqueries: one query for any number of users.
+
+    Annotations: plan_override_name, plan_subscription_name, calls_week_used, calls_month_used (this
+    period's counters; which one counts depends on the plan, so both are read).
+    """
+    at = at or timezone.now()
+    week_start, month_start = period_bounds("week", at)[0], period_bounds("month", at)[0]
+    counters = UsageCounter.objects.filter(user_id=OuterRef("pk"))
+    return queryset.annotate(
+        **_plan_name_annotations(at),
+        calls_week_used=Subquery(counters.filter(period="week", period_start=week_start).values("used")[:1]),
+        calls_month_used=Subquery(counters.filter(period="month", period_start=month_start).values("used")[:1]),
+    )
+
+
+def users_plan_usage(user) -> dict:
+    """For a user row from users_annotate_plan_usage: {"plan": Plan, "overridden", "used", "remaining"}."""
+    plan = _plan_resolve(override=user.plan_override_name, subscription=user.plan_subscription_name,
+                         user_id=user.pk)  # fmt: skip
+    used = (user.calls_week_used if plan.period == "week" else user.calls_month_used) or 0
+    return {"plan": plan, "overridden": plan.name == user.plan_override_name, "used": used,
+            "remaining": max(0, plan.calls - used)}  # fmt: skip
+
+
 def user_plan(*, user) -> Plan:
-    """The plan the user has now: their subscription's, or free."""
-    name = Subscription.objects.filter(user_id=user.pk).values_list("plan", flat=True).first()
-    return _plan_named(name, user_id=user.pk)
+    """The plan the user has now: an active staff override's, else their subscription's, else free.
+
+    One query (the quota reads it on every question).
+    """
+    User = get_user_model()
+    row = (
+        User.objects.filter(pk=user.pk)
+        .annotate(**_plan_name_annotations(timezone.now()))
+        .values_list("plan_override_name", "plan_subscription_name")
+        .first()
+    )
+    override, subscription = row or (None, None)
+    return _plan_resolve(override=override, subscription=subscription, user_id=user.pk)
 
 
 def usage_summary(*, user) -> dict:
-    """Plan, period, calls used and left, when they come back, and the paid subscription if any."""
+    """Plan, period, calls used and left, when they come back, the paid subscription and the override if any."""
     subscription = Subscription.objects.filter(user_id=user.pk).first()
-    plan = _plan_named(subscription.plan if subscription else None, user_id=user.pk)
+    override = plan_override_active(user=user)
+    plan = _plan_resolve(override=override.plan if override else None,
+                         subscription=subscription.plan if subscription else None, user_id=user.pk)  # fmt: skip
     start, resets_at = period_bounds(plan.period)
     used = (
         UsageCounter.objects.filter(user_id=user.pk, period=plan.period, period_start=start)
@@ -41,6 +113,11 @@ def usage_summary(*, user) -> dict:
             "will_renew": subscription.will_renew,
             "billing_issue": subscription.billing_issue_detected_at is not None,
         }
+    granted = None
+    if override is not None and override.plan == plan.name:
+        # The player sees that support granted the plan and until when, never staff's note.
+        expires_at = override.expires_at.isoformat() if override.expires_at else None
+        granted = {"plan": override.plan, "expires_at": expires_at}
     return {
         "plan": plan.name,
         "model": plan.model,
@@ -53,4 +130,5 @@ def usage_summary(*, user) -> dict:
         "prompt_tokens": plan.prompt_tokens,
         "response_tokens": plan.response_tokens,
         "subscription": paid,
+        "override": granted,
     }

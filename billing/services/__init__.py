@@ -1,5 +1,6 @@
-"""Billing's writes: quota reservations, RevenueCat events and subscriptions (see each module)."""
+"""Billing's writes: quota reservations, RevenueCat events and subscriptions, plan overrides (see each module)."""
 
+from billing.services.overrides import plan_override_end, plan_override_grant
 from billing.services.quota import QuotaReservation, aquota_release, aquota_reserve, quota_release, quota_reserve
 from billing.services.subscriptions import (
     subscription_sync,
@@ -12,6 +13,8 @@ __all__ = [
     "QuotaReservation",
     "aquota_release",
     "aquota_reserve",
+    "plan_override_end",
+    "plan_override_grant",
     "quota_release",
     "quota_reserve",
     "subscription_sync",

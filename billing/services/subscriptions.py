@@ -345,11 +345,12 @@ def webhook_event_process(*, event_pk: int) -> WebhookEvent:
     return stored
 
 
-def webhook_event_requeue(*, event_pk: int) -> None:
-    """Put a FAILED (or PENDING) event back in the queue, e.g. from the admin after a fix."""
+def webhook_event_requeue(*, event_pk: int) -> bool:
+    """Put a FAILED (or PENDING) event back in the queue, e.g. from the admin after a fix; False if not one."""
     with transaction.atomic():
         updated = WebhookEvent.objects.filter(pk=event_pk, status__in=[Status.PENDING, Status.FAILED]).update(
             status=Status.PENDING, next_attempt_at=None
         )
         if updated:
             _queue(event_pk)
+    return bool(updated)

@@ -227,6 +227,6 @@ def test_usage_summary_reports_plan_period_and_reset(user):
     assert summary == {
         "plan": "free", "model": "gpt-4o-mini", "period": "week", "period_start": start.isoformat(), "used": 4,
         "limit": 30, "remaining": 26, "resets_at": resets_at.isoformat(), "prompt_tokens": 1000,
-        "response_tokens": 2000, "subscription": None,
+        "response_tokens": 2000, "subscription": None, "override": None,
     }  # fmt: skip
     assert timezone.now() < resets_at
