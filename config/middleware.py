@@ -1,10 +1,13 @@
 """Middleware that keeps the API's promise: JSON errors in the one shape, never an HTML page."""
 
+import asyncio
+import contextlib
 import json
 import logging
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
-from django.db import DatabaseError, InterfaceError
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
 from .errors import error_body
@@ -28,6 +31,20 @@ def _is_error_json(response) -> bool:
         return "error" in json.loads(response.content)
     except (ValueError, AttributeError):
         return False
+
+
+def is_database_unavailable(exception: BaseException) -> bool:
+    """The database cannot be reached or dropped the connection (not an integrity or data error: those are bugs)."""
+    return isinstance(exception, OperationalError | InterfaceError)
+
+
+def database_unavailable_response(exception: BaseException) -> JsonResponse:
+    """503 database_unavailable, also for middleware that reads the database (its errors skip process_exception)."""
+    logger.warning("database unavailable: %s", type(exception).__name__)
+    return JsonResponse(
+        error_body("database_unavailable", "The database is unavailable; try again shortly."),
+        status=503, headers={"Retry-After": "5"},
+    )  # fmt: skip
 
 
 class ApiErrorMiddleware:
@@ -66,11 +83,129 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exception):
         if not _is_api(request.path):
             return None
-        if isinstance(exception, DatabaseError | InterfaceError):
-            logger.warning("database unavailable: %s", type(exception).__name__)
-            return JsonResponse(
-                error_body("database_unavailable", "The database is unavailable; try again shortly."),
-                status=503, headers={"Retry-After": "5"},
-            )  # fmt: skip
+        if is_database_unavailable(exception):
+            return database_unavailable_response(exception)
         logger.exception("unhandled error on %s", request.path)
         return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+
+
+# --- request size -------------------------------------------------------------------------------
+def body_limit_for(path: str) -> int:
+    """The largest body accepted on path: the API's limit, or the admin's (staff paste long guides)."""
+    if path.startswith("/admin/"):
+        return settings.MAX_ADMIN_BODY_BYTES
+    return settings.MAX_REQUEST_BODY_BYTES
+
+
+def _too_large_body(limit: int) -> dict:
+    return error_body("request_too_large", "The request body is too large.", {"max_bytes": limit})
+
+
+class RequestBodyLimitMiddleware:
+    """A declared Content-Length over the limit gets 413 before anything reads or parses the body.
+
+    Covers WSGI and the test client; under ASGI, BodySizeLimitASGI (config/asgi.py) already refused
+    such a request, and also cuts off bodies streamed without a Content-Length.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._refusal(request) or self.get_response(request)
+
+    async def __acall__(self, request):
+        return self._refusal(request) or await self.get_response(request)
+
+    def _refusal(self, request):
+        declared = request.META.get("CONTENT_LENGTH") or "0"
+        limit = body_limit_for(request.path)
+        try:
+            length = int(declared)
+        except ValueError:
+            return JsonResponse(error_body("bad_request", "Content-Length is not a number."), status=400)
+        if length > limit:
+            logger.warning("request body over the limit refused", extra={"content_length": length, "limit": limit})
+            return JsonResponse(_too_large_body(limit), status=413, headers={"Connection": "close"})
+        return None
+
+
+class BodySizeLimitASGI:
+    """ASGI wrapper: bodies over the limit get 413 before Django reads them.
+
+    Django's ASGI handler reads the whole body (spooling it to disk) before any middleware runs, even
+    a chunked one with no Content-Length, so the limit has to sit in front of it. A body that turns
+    out too large is read on and thrown away (up to DRAIN_BYTES, for DRAIN_SECONDS) so that the
+    client, still sending, reads the 413 instead of a reset connection; nothing of it is kept.
+    """
+
+    DRAIN_BYTES = 4 * 1024 * 1024
+    DRAIN_SECONDS = 5.0
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = body_limit_for(scope.get("path", ""))
+        declared = next((value for name, value in scope.get("headers", []) if name == b"content-length"), None)
+        if declared is not None:
+            try:
+                length = int(declared)
+            except ValueError:
+                return await _asgi_json(send, 400, error_body("bad_request", "Content-Length is not a number."))
+            if length > limit:
+                return await self._refuse(scope, receive, send, limit, length, already=0, finished=False)
+
+        received, too_large, finished = 0, False, False
+
+        async def limited_receive():
+            nonlocal received, too_large, finished
+            if too_large:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                finished = not message.get("more_body", False)
+                if received > limit:
+                    too_large = True  # Django sees a client that went away and answers nothing
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, limited_receive, send)
+        if too_large:
+            await self._refuse(scope, receive, send, limit, received, already=received, finished=finished)
+
+    async def _refuse(self, scope, receive, send, limit, length, *, already: int, finished: bool) -> None:
+        extra = {"path": scope.get("path"), "content_length": length, "limit": limit}
+        logger.warning("request body over the limit refused", extra=extra)
+        if not finished:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._drain(receive, already), self.DRAIN_SECONDS)
+        await _asgi_json(send, 413, _too_large_body(limit))
+
+    async def _drain(self, receive, already: int) -> None:
+        drained = already
+        while drained <= self.DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+
+async def _asgi_json(send, status: int, body: dict) -> None:
+    content = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode()),
+               (b"connection", b"close")]  # fmt: skip
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": content})

@@ -65,3 +65,26 @@ def pytest_unconfigure(config):
 def embedded_servers() -> dict:
     """The running servers by name, for tests that stop and start them (fault injection)."""
     return {server.name: server for server in _servers}
+
+
+def embedded_stop(name: str) -> None:
+    """Stop one of the suite's servers ("postgres" or "valkey"), as an outage would."""
+    embedded_servers()[name].stop()
+
+
+def embedded_start(name: str):
+    """Start a stopped server again on the same port with the same data directory; returns it."""
+    from urllib.parse import urlparse
+
+    from config import embedded
+
+    old = embedded_servers()[name]
+    if old.process.poll() is None:
+        return old
+    port, datadir = urlparse(old.url).port, old.log_path.parent
+    if name == "postgres":
+        new = embedded.postgres_start(datadir, port, fsync=False)
+    else:
+        new = embedded.valkey_start(datadir, port, persist=False)
+    _servers[_servers.index(old)] = new
+    return new

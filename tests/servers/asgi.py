@@ -9,16 +9,17 @@ import threading
 import time
 
 import uvicorn
-from django.core.asgi import get_asgi_application
 
 from config.embedded import free_port
 
 
 class AsgiServer:
     def __init__(self):
+        from config.asgi import application  # what production serves, the body-size guard included
+
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(get_asgi_application(), host="127.0.0.1", port=self.port, lifespan="off",
+        config = uvicorn.Config(application, host="127.0.0.1", port=self.port, lifespan="off",
                                 log_level="warning", access_log=False)  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="asgi-test-server")

@@ -1,0 +1,74 @@
+"""PostgreSQL restarted under a running server: 503 database_unavailable meanwhile, then it recovers by itself."""
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from django.conf import settings as django_settings
+
+from billing.models import UsageCounter
+from coach.models import QuestionLog
+from knowledge.demo.loader import demo_load
+from tests.reliability.conftest import ASK, MALENIA, bearer, is_error_shape, player, wait_until
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+# Every kind of endpoint: the async ask view (its middleware reserves the quota in the database),
+# sync DRF views, and the token refresh that reads the blacklist.
+ENDPOINTS = [
+    ("POST", ASK, {"game": "elden-ring", "question": "Radahn festival tips?"}),
+    ("GET", "/api/coach/history", None),
+    ("GET", "/auth/me", None),
+    ("GET", "/billing/me", None),
+    ("GET", "/api/games", None),
+]
+
+
+def _call(client, method, path, body, headers):
+    return client.request(method, path, json=body, headers=headers, timeout=30)
+
+
+def test_requests_during_a_postgres_restart_get_503_and_the_service_recovers_by_itself(asgi_server, postgres_outage):
+    # given a running server that has answered a question
+    demo_load()
+    user = player()
+    headers = bearer(user)
+    client = httpx.Client(base_url=asgi_server.url)
+    first = client.post(ASK, json={"game": "elden-ring", "question": MALENIA}, headers=headers, timeout=30)
+    assert first.status_code == 200, first.text
+
+    # when PostgreSQL goes away while players keep calling (at once: with a connection pool each call
+    # may wait up to DB_POOL_TIMEOUT for a connection before it gives up)
+    postgres_outage.stop()
+    started = time.monotonic()
+    with ThreadPoolExecutor(len(ENDPOINTS) + 1) as pool:
+        calls = {path: pool.submit(_call, client, method, path, body, headers) for method, path, body in ENDPOINTS}
+        ready_call = pool.submit(client.get, "/readyz", timeout=30)
+        during = {path: call.result() for path, call in calls.items()}
+        readyz = ready_call.result()
+    waited = time.monotonic() - started
+    postgres_outage.start()
+
+    # then every request got a clean 503 in the error shape, never a 500 or an HTML page
+    for path, response in during.items():
+        assert response.status_code == 503, (path, response.status_code, response.text)
+        assert is_error_shape(response.json(), "database_unavailable"), (path, response.text)
+        assert response.headers.get("retry-after"), path
+    assert readyz.status_code == 503
+    pool = django_settings.DATABASES["default"]["OPTIONS"].get("pool") or {}
+    assert waited < pool.get("timeout", 0) + django_settings.DATABASES["default"]["OPTIONS"]["connect_timeout"] + 5
+
+    # and once it is back the same server answers again, with no restart
+    def answered():
+        response = client.post(ASK, json={"game": "elden-ring", "question": "Radahn festival tips?"},
+                               headers=headers, timeout=30)  # fmt: skip
+        return response if response.status_code == 200 else None
+
+    after = wait_until(answered, timeout=30, interval=0.5)
+    for method, path, body in ENDPOINTS[1:]:
+        assert _call(client, method, path, body, headers).status_code == 200, path
+    # the asks refused during the outage cost nothing; the two answered ones cost one call each
+    assert UsageCounter.objects.get(user=user, period="week").used == 2
+    assert after.headers["x-plan-remaining"] == "28"
+    assert QuestionLog.objects.filter(user=user, error_code="").count() == 2

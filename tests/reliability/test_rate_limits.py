@@ -1,0 +1,131 @@
+"""Rate limits per player, per client address and per question, on Redis: 429 throttled with Retry-After."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from rest_framework.test import APIClient
+
+from billing.models import UsageCounter
+from knowledge.demo.loader import demo_load
+from tests.reliability.conftest import ASK, bearer, is_error_shape, player
+
+
+@pytest.fixture
+def rates(settings):
+    def set_rates(**rates):
+        settings.REST_FRAMEWORK = {
+            **settings.REST_FRAMEWORK,
+            "DEFAULT_THROTTLE_RATES": {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], **rates},
+        }
+
+    return set_rates
+
+
+def _client(user=None, address="203.0.113.7", **headers) -> APIClient:
+    client = APIClient(REMOTE_ADDR=address, **headers)
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=bearer(user)["Authorization"])
+    return client
+
+
+def _assert_throttled(response):
+    assert response.status_code == 429, response.content
+    assert is_error_shape(response.json(), "throttled")
+    assert 1 <= int(response["Retry-After"]) <= 61
+
+
+@pytest.mark.django_db
+def test_a_player_over_their_rate_gets_429_with_retry_after_and_others_are_untouched(rates):
+    rates(user="5/min")
+    flooder, other = player(), player()
+
+    statuses = [_client(flooder).get("/auth/me").status_code for _ in range(5)]
+    refused = _client(flooder).get("/api/games")
+
+    assert statuses == [200] * 5
+    _assert_throttled(refused)
+    assert _client(other).get("/auth/me").status_code == 200
+
+
+@pytest.mark.django_db
+def test_one_address_over_its_rate_is_refused_signed_in_or_not_and_a_forged_forwarded_for_does_not_help(rates):
+    rates(ip="4/min")
+    user = player()
+
+    attempts = [_client(address="198.51.100.1").post("/auth/token/refresh", {"refresh": "x"}, format="json")
+                for _ in range(4)]  # fmt: skip
+    forged = _client(address="198.51.100.1", HTTP_X_FORWARDED_FOR="10.9.8.7").post(
+        "/auth/token/refresh", {"refresh": "x"}, format="json"
+    )
+    signed_in = _client(user, address="198.51.100.1").get("/auth/me")
+
+    assert [r.status_code for r in attempts] == [401] * 4  # token guessing, counted per address
+    _assert_throttled(forged)
+    _assert_throttled(signed_in)
+    assert _client(user, address="198.51.100.2").get("/auth/me").status_code == 200
+
+
+@pytest.mark.django_db
+def test_behind_our_proxy_each_client_address_has_its_own_limit(rates, settings):
+    rates(ip="2/min")
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    proxy = "10.0.0.2"
+
+    def via_proxy(client_address):
+        forwarded = f"6.6.6.6, {client_address}"  # the client may prepend anything; our proxy appends the truth
+        client = _client(address=proxy, HTTP_X_FORWARDED_FOR=forwarded)
+        return client.post("/auth/token/refresh", {"refresh": "x"}, format="json").status_code
+
+    assert [via_proxy("192.0.2.10") for _ in range(3)] == [401, 401, 429]
+    assert via_proxy("192.0.2.11") == 401
+
+
+@pytest.mark.django_db
+def test_questions_over_the_ask_rate_are_refused_and_cost_no_call(rates):
+    rates(ask="3/min")
+    demo_load()
+    user = player()
+    client = _client(user)
+
+    answered = [client.post(ASK, {"game": "elden-ring", "question": f"Malenia tip {n}?"}, format="json")
+                for n in range(3)]  # fmt: skip
+    refused = client.post(ASK, {"game": "elden-ring", "question": "One more Malenia tip?"}, format="json")
+
+    assert [r.status_code for r in answered] == [200] * 3
+    _assert_throttled(refused)
+    assert refused["X-Plan-Remaining"] == "27"
+    assert UsageCounter.objects.get(user=user, period="week").used == 3
+    # other endpoints keep the general rate
+    assert client.get("/api/coach/history").status_code == 200
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_requests_cannot_slip_past_the_limit_together(asgi_server, rates):
+    # DRF's own SimpleRateThrottle reads the history, then writes it: parallel requests all pass.
+    rates(user="10/min")
+    user = player()
+    headers = bearer(user)
+
+    with httpx.Client(base_url=asgi_server.url, timeout=30) as http, ThreadPoolExecutor(40) as pool:
+        statuses = list(pool.map(lambda _: http.get("/api/games", headers=headers).status_code, range(40)))
+
+    assert statuses.count(200) == 10
+    assert statuses.count(429) == 30
+
+
+@pytest.mark.django_db
+def test_revenuecat_deliveries_are_never_rate_limited(rates, settings):
+    # RevenueCat retries a refused delivery only five times: a 429 there could lose a purchase.
+    rates(ip="2/min")
+    settings.REVENUECAT_WEBHOOK_AUTH = "Bearer rc-webhook-secret-reliability"
+    client = _client(address="54.0.0.1")
+
+    statuses = [
+        client.post("/billing/revenuecat/webhook", {"event": {"id": f"evt-{n}", "type": "TEST"}}, format="json",
+                    HTTP_AUTHORIZATION="Bearer rc-webhook-secret-reliability").status_code
+        for n in range(5)
+    ]  # fmt: skip
+
+    assert statuses == [200] * 5
