@@ -2,7 +2,8 @@
 
 On POST to a path in settings.QUOTA_PATHS it authenticates the Bearer token itself (401 in the
 error shape otherwise), reserves one call before the view runs (so a refused question gets no
-partial answer), sets request.quota_reservation, and adds X-Plan-Remaining to the response. A
+partial answer), sets request.quota_reservation (and request.quota_user, which the view's
+authentication reuses), and adds X-Plan-Remaining to the response. A
 non-2xx answer gives the call back; the view gives it back itself when the answer fails later
 (streaming) or comes from the exact cache (billing.services.quota_release).
 """
@@ -16,8 +17,9 @@ from rest_framework.exceptions import APIException, NotAuthenticated
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from billing.errors import QuotaExceeded
-from billing.services import aquota_release, aquota_reserve, quota_release, quota_reserve
+from billing.services import quota_release, quota_reserve
 from config.errors import ApplicationError, error_body, exception_handler
+from config.middleware import database_unavailable_response, is_database_unavailable
 
 logger = logging.getLogger(__name__)
 _WWW_AUTHENTICATE = 'Bearer realm="api"'
@@ -30,6 +32,12 @@ def _authenticate(request):
     if result is None:
         raise NotAuthenticated()
     return result[0]
+
+
+def _authenticate_and_reserve(request):
+    """Both in one trip to a worker thread: each sync_to_async hop costs the event loop a thread handoff."""
+    user = _authenticate(request)
+    return user, quota_reserve(user=user)
 
 
 def _error_response(exc: Exception) -> JsonResponse:
@@ -45,6 +53,17 @@ def _error_response(exc: Exception) -> JsonResponse:
     if drf_response.status_code == 401:
         response["WWW-Authenticate"] = _WWW_AUTHENTICATE
     return response
+
+
+def _release_logged(release, reservation) -> None:
+    # The database went away after the reservation: the error response already says so; the call
+    # stays spent (it cannot be given back without the database) rather than turning into a 500.
+    try:
+        release(reservation=reservation)
+    except Exception as exc:
+        if not is_database_unavailable(exc):
+            raise
+        logger.warning("quota reservation %s not released: database unavailable", reservation.id)
 
 
 def _remaining(reservation) -> str:
@@ -72,13 +91,18 @@ class QuotaMiddleware:
         if not self._applies(request):
             return self.get_response(request)
         try:
-            reservation = quota_reserve(user=_authenticate(request))
+            user, reservation = _authenticate_and_reserve(request)
         except (ApplicationError, APIException) as exc:
             return _error_response(exc)
+        except Exception as exc:
+            if is_database_unavailable(exc):  # raised here it would never reach ApiErrorMiddleware: a 500
+                return database_unavailable_response(exc)
+            raise
         request.quota_reservation = reservation
+        request.quota_user = user
         response = self.get_response(request)
         if response.status_code >= 400:
-            quota_release(reservation=reservation)
+            _release_logged(quota_release, reservation)
         response["X-Plan-Remaining"] = _remaining(reservation)
         return response
 
@@ -86,13 +110,17 @@ class QuotaMiddleware:
         if not self._applies(request):
             return await self.get_response(request)
         try:
-            user = await sync_to_async(_authenticate)(request)
-            reservation = await aquota_reserve(user=user)
+            user, reservation = await sync_to_async(_authenticate_and_reserve)(request)
         except (ApplicationError, APIException) as exc:
             return _error_response(exc)
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                return database_unavailable_response(exc)
+            raise
         request.quota_reservation = reservation
+        request.quota_user = user  # the view reuses it: the token is checked and the user read once
         response = await self.get_response(request)
         if response.status_code >= 400:
-            await aquota_release(reservation=reservation)
+            await sync_to_async(_release_logged)(quota_release, reservation)
         response["X-Plan-Remaining"] = _remaining(reservation)
         return response

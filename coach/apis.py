@@ -6,13 +6,14 @@ from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from config.errors import ApplicationError, error_body
 from knowledge.apis import RetrievalFilterSerializer, StrictCharField
@@ -60,6 +61,14 @@ class HistoryPagination(CursorPagination):
     page_size_query_param = "page_size"
 
 
+class HistoryPageSerializer(serializers.Serializer):
+    """One page of the history as HistoryPagination returns it (the schema showed a bare list)."""
+
+    next = serializers.URLField(allow_null=True, help_text="The next (older) page; null on the last.")
+    previous = serializers.URLField(allow_null=True)
+    results = QuestionLogSerializer(many=True)
+
+
 class HistoryListApi(APIView):
     class HistoryFilterSerializer(serializers.Serializer):
         game = serializers.SlugField(required=False, max_length=50)
@@ -67,8 +76,9 @@ class HistoryListApi(APIView):
 
     @extend_schema(
         summary="The user's questions and answers, newest first",
+        operation_id="coach_history_list",
         parameters=[HistoryFilterSerializer, OpenApiParameter("cursor", str), OpenApiParameter("page_size", int)],
-        responses=QuestionLogSerializer(many=True),
+        responses={200: HistoryPageSerializer, 404: OpenApiResponse(description="not_found: the cursor is invalid.")},
     )
     def get(self, request):
         filters = self.HistoryFilterSerializer(data=request.query_params)
@@ -80,7 +90,9 @@ class HistoryListApi(APIView):
 
 
 class HistoryDetailApi(APIView):
-    @extend_schema(summary="One of the user's answers", responses=QuestionLogSerializer)
+    @extend_schema(
+        summary="One of the user's answers", operation_id="coach_history_get", responses=QuestionLogSerializer
+    )
     def get(self, request, question_id):
         try:
             log = selectors.question_get(user=request.user, question_id=question_id)
@@ -131,8 +143,19 @@ def _sse(event: str, data: dict | str) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
+class QuotaMiddlewareJWTAuthentication(JWTAuthentication):
+    """JWT, reusing the player billing.middleware.QuotaMiddleware already authenticated from this
+    request's Bearer token: the token is verified and the user read once per ask, not twice."""
+
+    def authenticate(self, request):
+        user = getattr(request._request, "quota_user", None)
+        return (user, None) if user is not None else super().authenticate(request)
+
+
 class AskApi(AsyncAPIView):
     content_negotiation_class = _JsonOnly
+    authentication_classes = [QuotaMiddlewareJWTAuthentication]
+    throttle_scope = "ask"  # config.throttles: THROTTLE_ASK_RATE per player, besides the plan's quota
 
     class AskInputSerializer(RetrievalFilterSerializer):
         question = StrictCharField(max_length=2000)
@@ -168,6 +191,7 @@ class AskApi(AsyncAPIView):
         ),
         request=AskInputSerializer,
         responses={200: AskOutputSerializer},
+        auth=[{"jwtAuth": []}],  # the Bearer JWT scheme, as QuotaMiddlewareJWTAuthentication is JWT
     )
     async def post(self, request):
         data = self.AskInputSerializer(data=request.data)

@@ -13,8 +13,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import openai
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import connection
 
 from billing.selectors import user_plan
 from billing.services import aquota_release
@@ -26,6 +28,7 @@ from knowledge.embeddings import get_embedder
 from knowledge.selectors import ChunkHit, chunk_search
 
 from .. import selectors
+from ..errors import AIError, AITimeout
 from ..models import Conversation, QuestionLog
 from . import cache
 from .llm import LLMResult, chat_completion
@@ -163,7 +166,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
             return
 
         embedder = get_embedder()
-        embedding = (await embedder.aembed([ask.question]))[0]
+        embedding = await _question_embedding(embedder, ask.question)
         mark = ask.lap("embed", mark)
         semantic = None
         if not history:  # a follow-up means something only in its conversation: never reuse another's answer
@@ -183,7 +186,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
             yield payload
             return
 
-        hits = await sync_to_async(chunk_search)(
+        hits = await sync_to_async(_retrieve)(
             game=ask.game, embedding=embedding, model_name=embedder.model_name,
             category=ask.category, tags=ask.tags,
         )  # fmt: skip
@@ -233,6 +236,28 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
                 )
             except Exception:
                 logger.exception("could not record an interrupted ask")
+
+
+def _retrieve(**filters) -> list[ChunkHit]:
+    """The question's sources; then the request's database connection goes back (to the pool) in the
+    same thread hop, because the LLM call that follows may take seconds and a PostgreSQL connection
+    held through it is one that hundreds of waiting answers would run out of (bench/README.md)."""
+    try:
+        return chunk_search(**filters)
+    finally:
+        if not connection.in_atomic_block:  # inside a transaction (a test's) the connection must stay
+            connection.close()
+
+
+async def _question_embedding(embedder, question: str) -> list[float]:
+    """The question's embedding; the provider failing is the coach being unavailable (503/504), not a 500."""
+    try:
+        return (await embedder.aembed([question]))[0]
+    except openai.APITimeoutError as exc:
+        raise AITimeout(details={"stage": "embed"}) from exc
+    except openai.OpenAIError as exc:
+        logger.warning("question embedding failed: %s", type(exc).__name__)
+        raise AIError(details={"stage": "embed"}) from exc
 
 
 def _error_text(exc: ApplicationError) -> str:

@@ -99,6 +99,21 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"postgres://postgres@127
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
+# DB_POOL_MAX_SIZE: PostgreSQL connections each process keeps in a psycopg pool (0: no pool). Under
+#   ASGI Django runs each request's database work on a thread of its own, so a persistent connection
+#   (CONN_MAX_AGE) is never reused: every request paid for a new connection (a PostgreSQL backend, ~5 ms
+#   of CPU across both sides) and the abandoned ones piled up to max_connections (bench/README.md).
+#   The pool lends a connection until the request ends (or the ask pipeline hands it back before
+#   waiting on the LLM). DB_POOL_MIN_SIZE: kept open while idle. DB_POOL_TIMEOUT: seconds a request
+#   waits for a free connection, then 503 database_unavailable. DB_CONN_MAX_AGE applies without a pool.
+DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=32)
+if DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
+    DATABASES["default"]["OPTIONS"]["pool"] = {
+        "min_size": min(env.int("DB_POOL_MIN_SIZE", default=2), DB_POOL_MAX_SIZE),
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+    }
 
 REDIS_URL = env("REDIS_URL", default=f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")
 CACHES = {
@@ -380,6 +395,11 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "ask": env("THROTTLE_ASK_RATE", default="60/min"),
 }
 REST_FRAMEWORK["NUM_PROXIES"] = env.int("THROTTLE_NUM_PROXIES", default=0)
+# The errors every operation can give (401, 429, 503; 400/413/415 with input; 404 by id) in the schema.
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "config.schema.document_common_errors",
+]
 # MAX_REQUEST_BODY_BYTES (read above): larger bodies get 413 request_too_large before anything reads
 #   them, on every path but the admin; MAX_ADMIN_BODY_BYTES: the admin's limit (staff paste guides
 #   and subtitle files into it). Django's own DATA_UPLOAD_MAX_MEMORY_SIZE stays a backstop behind both.

@@ -1,0 +1,22 @@
+"""How uvicorn serves the app: its HTTP protocol with TCP_NODELAY on every connection.
+
+`uvicorn --workers N` (and gunicorn's uvicorn worker) bind the listening socket themselves with
+proto 0, and asyncio only turns TCP_NODELAY on for accepted sockets that report IPPROTO_TCP. So
+Nagle's algorithm stays on, and every response on a keep-alive connection after the first waits
+about 40 ms for the client's delayed ACK (uvicorn issue #3149; bench/README.md has the numbers).
+A single-worker uvicorn is not affected. Use: `uvicorn ... --http config.server:HTTPProtocol`.
+"""
+
+import socket
+
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
+
+
+class HTTPProtocol(AutoHTTPProtocol):
+    """uvicorn's own protocol (httptools when installed, else h11), with Nagle off for TCP peers."""
+
+    def connection_made(self, transport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
