@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
@@ -166,17 +167,17 @@ def numbers_in(text: str) -> list[str]:
     match is a different number.
     """
     text = question_normalize(text)
-    found: list[float] = []
+    found: list[Decimal] = []  # exact: "level 10000001" and "level 10000009" must stay different
     for match in _NUMBER.finditer(text):
-        found.append(float(match.group().replace(",", "")))
+        found.append(Decimal(match.group().replace(",", "")))
     for match in _ENGLISH_NUMBER.finditer(text):
-        found.append(float(_ENGLISH_WORDS[match.group(1)]))
-    found += [2.0] * len(_ENGLISH_SECOND.findall(text))
+        found.append(Decimal(_ENGLISH_WORDS[match.group(1)]))
+    found += [Decimal(2)] * len(_ENGLISH_SECOND.findall(text))
     for match in _KOREAN_NUMBER.finditer(text):
-        found.append(float(_KOREAN_WORDS[match.group(1)]))
+        found.append(Decimal(_KOREAN_WORDS[match.group(1)]))
     for match in _KOREAN_ORDINAL.finditer(text):
-        found.append(float(_KOREAN_ORDINAL_VALUES[match.group(1)]))
-    return sorted(f"{value:g}" for value in found)
+        found.append(Decimal(_KOREAN_ORDINAL_VALUES[match.group(1)]))
+    return sorted(format(value.normalize(), "f") for value in found)
 
 
 @lru_cache(maxsize=256)

@@ -129,6 +129,12 @@ def test_numbers_are_read_from_digits_and_words_in_both_languages():
     assert numbers_in("한번 알려주세요") == []
 
 
+def test_long_numbers_are_compared_exactly_not_to_six_digits():
+    assert numbers_in("level 10000001") != numbers_in("level 10000009")
+    assert guard_check("damage at level 10000001?", "damage at level 10000009?", terms=()).ok is False
+    assert numbers_in("patch 14.30 and 2.0") == numbers_in("patch 14.3 and 2")
+
+
 def test_entities_are_read_longest_first_in_order_with_word_edges_for_latin_names():
     assert entities_in("카직스 정글 동선", LOL) == ["카직스"]
     assert entities_in("직스 미드", LOL) == ["직스"]
