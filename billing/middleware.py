@@ -10,7 +10,7 @@ non-2xx answer gives the call back; the view gives it back itself when the answe
 
 import logging
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.http import JsonResponse
 from rest_framework.exceptions import APIException, NotAuthenticated
@@ -19,7 +19,7 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from billing.errors import QuotaExceeded
 from billing.services import quota_release, quota_reserve
 from config.errors import ApplicationError, error_body, exception_handler
-from config.middleware import database_unavailable_response, is_database_unavailable
+from config.middleware import HybridMiddleware, database_unavailable_response, is_database_unavailable
 
 logger = logging.getLogger(__name__)
 _WWW_AUTHENTICATE = 'Bearer realm="api"'
@@ -70,15 +70,7 @@ def _remaining(reservation) -> str:
     return str(reservation.remaining + (1 if reservation.released else 0))
 
 
-class QuotaMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
+class QuotaMiddleware(HybridMiddleware):
     def _applies(self, request) -> bool:
         if request.method != "POST":
             return False

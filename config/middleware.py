@@ -47,8 +47,8 @@ def database_unavailable_response(exception: BaseException) -> JsonResponse:
     )  # fmt: skip
 
 
-class ApiErrorMiddleware:
-    """Turns non-JSON error responses and unhandled exceptions on API paths into the error shape."""
+class HybridMiddleware:
+    """Base for middleware that serves both stacks: async under ASGI, sync under WSGI and the test client."""
 
     sync_capable = True
     async_capable = True
@@ -57,6 +57,10 @@ class ApiErrorMiddleware:
         self.get_response = get_response
         if iscoroutinefunction(get_response):
             markcoroutinefunction(self)
+
+
+class ApiErrorMiddleware(HybridMiddleware):
+    """Turns non-JSON error responses and unhandled exceptions on API paths into the error shape."""
 
     def __call__(self, request):
         if iscoroutinefunction(self):
@@ -101,20 +105,12 @@ def _too_large_body(limit: int) -> dict:
     return error_body("request_too_large", "The request body is too large.", {"max_bytes": limit})
 
 
-class RequestBodyLimitMiddleware:
+class RequestBodyLimitMiddleware(HybridMiddleware):
     """A declared Content-Length over the limit gets 413 before anything reads or parses the body.
 
     Covers WSGI and the test client; under ASGI, BodySizeLimitASGI (config/asgi.py) already refused
     such a request, and also cuts off bodies streamed without a Content-Length.
     """
-
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
 
     def __call__(self, request):
         if iscoroutinefunction(self):

@@ -13,9 +13,11 @@ import json
 import logging
 import time
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.core.signals import request_finished
 from django.dispatch import receiver
+
+from config.middleware import HybridMiddleware
 
 from . import metrics
 from .context import RequestContext, current, request_id_from, user_id_of
@@ -57,15 +59,7 @@ def _quota_rejection_count(plan: str) -> None:
         logger.warning("could not count a quota rejection", exc_info=True)
 
 
-class ObservabilityMiddleware:
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
+class ObservabilityMiddleware(HybridMiddleware):
     def __call__(self, request):
         if iscoroutinefunction(self):
             return self.__acall__(request)
