@@ -80,7 +80,8 @@ def main() -> int:
             [venv_bin / "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "2", "-n", "dev@%h"],
             [venv_bin / "celery", "-A", "config", "beat", "-l", "info"],
             [venv_bin / "uvicorn", "config.asgi:application", "--host", host, "--port", port,
-             "--workers", os.environ.get("WEB_CONCURRENCY", "1"), "--no-access-log"],
+             "--workers", os.environ.get("WEB_CONCURRENCY", "1"), "--http", "config.server:HTTPProtocol",
+             "--no-access-log"],
         ):  # fmt: skip
             children.append(
                 subprocess.Popen(command, cwd=BASE_DIR, preexec_fn=embedded._die_with_parent(signal.SIGTERM))
