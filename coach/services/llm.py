@@ -667,7 +667,8 @@ def offline_answer(*, question: str, sources: Sequence, game_name: str) -> str:
         scored = []
         for position, sentence in enumerate(_SENTENCE_END.split(_source_value(source, "text"))):
             sentence = " ".join(sentence.split())
-            if len(sentence) < 8 or _INSTRUCTION.search(sentence) or "<" in sentence:
+            # a markdown heading names a topic; it answers nothing
+            if len(sentence) < 8 or _INSTRUCTION.search(sentence) or "<" in sentence or sentence.startswith("#"):
                 continue
             fallback = fallback or (index, sentence)
             score = len(wanted & _terms(sentence))

@@ -163,3 +163,17 @@ def test_offline_summarize_chunk_keeps_whole_sentences_from_the_start():
     assert len(summary) <= llm.SUMMARY_MAX_CHARS
     assert summary.startswith("Sentence number 0 about") and summary.endswith("phase.")
     assert summary in text
+
+
+def test_offline_answers_quote_guide_sentences_not_their_markdown_headings():
+    sources = [
+        {
+            "title": "Malenia",
+            "text": "# Malenia phase 2 guide\n\nIn phase 2 of the Malenia fight, run away from the flower.",
+        }
+    ]
+
+    answer = llm.offline_answer(question="How do I survive Malenia phase 2?", sources=sources, game_name="Elden Ring")
+
+    assert "# Malenia" not in answer
+    assert "run away from the flower. [1]" in answer
