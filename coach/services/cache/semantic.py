@@ -90,16 +90,22 @@ def _remember(key: tuple[str, str], has_search: bool) -> str:
     return backend
 
 
+def _backend_known() -> tuple[str | None, tuple[str, str]]:
+    """The backend when no probe is needed (configured, remembered, or Redis skipped), and the memo key."""
+    choice = _setting()
+    key = (choice, cache_redis_url())
+    if choice != "auto":
+        return choice, key
+    if key in _backend_choice:
+        return _backend_choice[key], key
+    return ("unavailable" if redis_skipped() else None), key
+
+
 def semantic_cache_backend() -> str:
     """ "redis", "pgvector" or "off"; "unavailable" while auto cannot reach Redis to decide (retried later)."""
-    choice = _setting()
-    if choice != "auto":
-        return choice
-    key = (choice, cache_redis_url())
-    if key in _backend_choice:
-        return _backend_choice[key]
-    if redis_skipped():
-        return "unavailable"
+    known, key = _backend_known()
+    if known is not None:
+        return known
     try:
         return _remember(key, redis_index.probe_search_module(redis_sync()))
     except Exception as exc:
@@ -108,14 +114,9 @@ def semantic_cache_backend() -> str:
 
 
 async def asemantic_cache_backend() -> str:
-    choice = _setting()
-    if choice != "auto":
-        return choice
-    key = (choice, cache_redis_url())
-    if key in _backend_choice:
-        return _backend_choice[key]
-    if redis_skipped():
-        return "unavailable"
+    known, key = _backend_known()
+    if known is not None:
+        return known
     try:
         return _remember(key, await redis_index.aprobe_search_module(redis_async()))
     except Exception as exc:
