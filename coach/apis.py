@@ -2,8 +2,6 @@
 
 import json
 
-from adrf.views import APIView as AsyncAPIView
-from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -16,8 +14,9 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
 from config.errors import ApplicationError, error_body
+from config.views import EventLoopAPIView
 from knowledge.apis import RetrievalFilterSerializer, StrictCharField
-from knowledge.selectors import game_get
+from knowledge.games import agame_get
 
 from . import selectors
 from .models import Feedback, QuestionLog
@@ -152,18 +151,22 @@ class QuotaMiddlewareJWTAuthentication(JWTAuthentication):
         return (user, None) if user is not None else super().authenticate(request)
 
 
-class AskApi(AsyncAPIView):
+class AskApi(EventLoopAPIView):
     content_negotiation_class = _JsonOnly
     authentication_classes = [QuotaMiddlewareJWTAuthentication]
     throttle_scope = "ask"  # config.throttles: THROTTLE_ASK_RATE per player, besides the plan's quota
 
+    def authenticates_on_loop(self, request) -> bool:
+        return getattr(request._request, "quota_user", None) is not None
+
     class AskInputSerializer(RetrievalFilterSerializer):
+        """Validated on the event loop: nothing here reads the database (the game is checked after)."""
+
         question = StrictCharField(max_length=2000)
         conversation_id = serializers.UUIDField(required=False, allow_null=True)
 
         def validate_game(self, value: str) -> str:
-            self.game = game_get(slug=value)
-            return self.game.slug
+            return value  # the view checks it against knowledge.games' copy of the table
 
         def validate_question(self, value: str) -> str:
             if not value.strip():
@@ -195,9 +198,9 @@ class AskApi(AsyncAPIView):
     )
     async def post(self, request):
         data = self.AskInputSerializer(data=request.data)
-        await sync_to_async(data.is_valid)(raise_exception=True)
+        data.is_valid(raise_exception=True)
         values = data.validated_data
-        game = data.game
+        game = await agame_get(slug=values["game"])
         game_name = game.name_ko if question_language(values["question"]) == "ko" else game.name_en
         ask = Ask(
             user=request.user, game=game.slug, game_name=game_name,

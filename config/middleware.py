@@ -5,10 +5,11 @@ import contextlib
 import json
 import logging
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from whitenoise.middleware import WhiteNoiseMiddleware
 
 from .errors import error_body
 
@@ -205,3 +206,33 @@ async def _asgi_json(send, status: int, body: dict) -> None:
                (b"connection", b"close")]  # fmt: skip
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
+
+
+# --- static files -------------------------------------------------------------------------------
+class StaticFilesMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise for both stacks. WhiteNoise's own middleware is sync-only, so under ASGI Django ran
+    every middleware above it in a worker thread and hopped back to the event loop for the view:
+    two thread handoffs on every API request for the sake of the admin's CSS. Here only a request
+    for a static file leaves the event loop (to read the file); everything else passes straight on."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return super().__call__(request)
+
+    async def __acall__(self, request):
+        if self.autorefresh:  # DEBUG: looks on disk, so never on the event loop
+            static_file = await sync_to_async(self.find_file)(request.path_info)
+        else:
+            static_file = self.files.get(request.path_info)
+        if static_file is not None:
+            return await sync_to_async(self.serve)(static_file, request)
+        return await self.get_response(request)

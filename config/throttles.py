@@ -15,14 +15,18 @@ of ours append to X-Forwarded-For; a client-sent X-Forwarded-For is never truste
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 
 import redis
+import redis.asyncio
 from django.conf import settings
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rest_framework.settings import api_settings
@@ -32,24 +36,37 @@ logger = logging.getLogger(__name__)
 
 # Unreachable, timing out, or refusing writes (OOM, a read-only replica): all mean "count in memory".
 _REDIS_FAILED = (redis.RedisError, OSError)
-# KEYS[1] the window's key; ARGV window_ms, limit, member. Returns {allowed, wait_ms}.
-_SLIDING_WINDOW = """
+# KEYS the windows' keys; ARGV window_ms and limit for each key, then the member. Returns {allowed, wait_ms}:
+# a request is counted in every window or, when any of them is full, in none.
+_SLIDING_WINDOWS = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local window = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[3])
-  redis.call('PEXPIRE', KEYS[1], window)
-  return {1, 0}
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local window = tonumber(ARGV[2 * i - 1])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+  if redis.call('ZCARD', key) >= tonumber(ARGV[2 * i]) then
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    wait = math.max(wait, oldest[2] and (tonumber(oldest[2]) + window - now) or window, 1)
+  end
 end
-local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-return {0, tonumber(oldest[2]) + window - now}
+if wait > 0 then
+  return {0, wait}
+end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[#ARGV])
+  redis.call('PEXPIRE', key, ARGV[2 * i - 1])
+end
+return {1, 0}
 """
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+Window = tuple[str, int, int]  # (key, limit, seconds)
+
 _clients: dict[str, redis.Redis] = {}
 _scripts: dict[str, object] = {}
+# redis.asyncio connections belong to the loop that opened them: one client per (loop, URL).
+_async_scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, object]] = weakref.WeakKeyDictionary()
 _down_until: dict[str, float] = {}
 _clients_lock = threading.Lock()
 
@@ -73,12 +90,23 @@ def _client() -> tuple[redis.Redis, object]:
     with _clients_lock:
         client = _clients.get(url)
         if client is None:
-            timeout = settings.THROTTLE_REDIS_TIMEOUT_SECONDS
-            client = _clients[url] = redis.Redis.from_url(
-                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
-            )
-            _scripts[url] = client.register_script(_SLIDING_WINDOW)
+            client = _clients[url] = redis.Redis.from_url(url, **_timeouts(), retry=Retry(NoBackoff(), 0))
+            _scripts[url] = client.register_script(_SLIDING_WINDOWS)
         return client, _scripts[url]
+
+
+def _timeouts() -> dict:
+    timeout = settings.THROTTLE_REDIS_TIMEOUT_SECONDS
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+
+
+def _async_script(url: str):
+    per_loop = _async_scripts.setdefault(asyncio.get_running_loop(), {})
+    script = per_loop.get(url)
+    if script is None:
+        client = redis.asyncio.Redis.from_url(url, **_timeouts(), retry=AsyncRetry(NoBackoff(), 0))
+        script = per_loop[url] = client.register_script(_SLIDING_WINDOWS)
+    return script
 
 
 class _MemoryWindows:
@@ -90,19 +118,24 @@ class _MemoryWindows:
         self._hits: dict[str, deque] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str, limit: int, window: float) -> float:
-        """0 when allowed (and counted), else the seconds until the next request would be."""
+    def hit(self, windows: list[Window]) -> float:
+        """0 when allowed (and counted in every window), else the seconds until the next request would be."""
         now = time.monotonic()
+        wait = 0.0
         with self._lock:
             if len(self._hits) > self.MAX_KEYS:
-                self._sweep(now, window)
-            hits = self._hits.setdefault(key, deque())
-            while hits and hits[0] <= now - window:
-                hits.popleft()
-            if len(hits) < limit:
-                hits.append(now)
-                return 0.0
-            return hits[0] + window - now
+                self._sweep(now, max(seconds for _, _, seconds in windows))
+            for key, limit, seconds in windows:
+                hits = self._hits.setdefault(key, deque())
+                while hits and hits[0] <= now - seconds:
+                    hits.popleft()
+                if len(hits) >= limit:
+                    wait = max(wait, hits[0] + seconds - now if hits else seconds)
+            if wait:
+                return wait
+            for key, _, _ in windows:
+                self._hits[key].append(now)
+            return 0.0
 
     def _sweep(self, now: float, window: float) -> None:
         for key in [k for k, hits in self._hits.items() if not hits or hits[-1] <= now - window]:
@@ -116,18 +149,48 @@ class _MemoryWindows:
 memory_windows = _MemoryWindows()
 
 
-def throttle_hit(key: str, limit: int, window: int) -> float:
-    """Count one request under key; 0 when allowed, else seconds to wait. Redis, or memory when it is down."""
+def _script_args(windows: list[Window]) -> dict:
+    args = [value for _, limit, seconds in windows for value in (seconds * 1000, limit)]
+    return {"keys": [f"throttle:{key}" for key, _, _ in windows], "args": [*args, uuid.uuid4().hex]}
+
+
+def _redis_up(url: str) -> bool:
+    return _down_until.get(url, 0.0) <= time.monotonic()
+
+
+def _redis_down(url: str, exc: BaseException) -> None:
+    _down_until[url] = time.monotonic() + settings.THROTTLE_REDIS_RETRY_SECONDS
+    logger.warning("rate limits counted in process memory: Redis unavailable (%s)", type(exc).__name__)
+
+
+def throttle_hits(windows: list[Window]) -> float:
+    """Count one request in every window, or in none when one is full; 0 when allowed, else seconds
+    to wait. One Redis round trip for all of them; process memory while Redis is down."""
+    if not windows:
+        return 0.0
     url = _redis_url()
-    if _down_until.get(url, 0.0) <= time.monotonic():
+    if _redis_up(url):
         try:
             _, script = _client()
-            allowed, wait_ms = script(keys=[f"throttle:{key}"], args=[window * 1000, limit, uuid.uuid4().hex])
+            allowed, wait_ms = script(**_script_args(windows))
             return 0.0 if allowed else max(int(wait_ms), 1) / 1000
         except _REDIS_FAILED as exc:
-            _down_until[url] = time.monotonic() + settings.THROTTLE_REDIS_RETRY_SECONDS
-            logger.warning("rate limits counted in process memory: Redis unavailable (%s)", type(exc).__name__)
-    return memory_windows.hit(key, limit, window)
+            _redis_down(url, exc)
+    return memory_windows.hit(windows)
+
+
+async def athrottle_hits(windows: list[Window]) -> float:
+    """throttle_hits for the event loop (redis.asyncio): no worker thread, no blocking socket."""
+    if not windows:
+        return 0.0
+    url = _redis_url()
+    if _redis_up(url):
+        try:
+            allowed, wait_ms = await _async_script(url)(**_script_args(windows))
+            return 0.0 if allowed else max(int(wait_ms), 1) / 1000
+        except _REDIS_FAILED as exc:
+            _redis_down(url, exc)
+    return memory_windows.hit(windows)
 
 
 class RedisRateThrottle(BaseThrottle):
@@ -144,13 +207,18 @@ class RedisRateThrottle(BaseThrottle):
     def key_for(self, request, view) -> str | None:
         raise NotImplementedError
 
-    def allow_request(self, request, view) -> bool:
+    def window_for(self, request, view) -> Window | None:
+        """This limit's window for the request, or None when it does not apply."""
         rate = self.rate_for(view)
         key = self.key_for(request, view) if rate else None
         if key is None:
-            return True
-        limit, window = rate
-        self._wait = throttle_hit(f"{self.scope}:{key}", limit, window)
+            return None
+        limit, seconds = rate
+        return f"{self.scope}:{key}", limit, seconds
+
+    def allow_request(self, request, view) -> bool:
+        window = self.window_for(request, view)
+        self._wait = throttle_hits([window]) if window else 0.0
         return self._wait == 0
 
     def wait(self) -> float | None:

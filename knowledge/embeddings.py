@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
+import base64
 import hashlib
 import math
 import re
+import sys
 import threading
 import unicodedata
 import weakref
@@ -128,11 +131,17 @@ class OpenAIEmbedder:
         for text in texts:
             if not text or not text.strip():
                 raise ValueError("cannot embed an empty text")
-            tokens = encoding.encode(text, disallowed_special=())
-            if len(tokens) > OPENAI_MAX_INPUT_TOKENS:
-                text = encoding.decode(tokens[:OPENAI_MAX_INPUT_TOKENS])
+            if len(text.encode()) > OPENAI_MAX_INPUT_TOKENS:  # a token is at least one byte: else it fits
+                tokens = encoding.encode(text, disallowed_special=())
+                if len(tokens) > OPENAI_MAX_INPUT_TOKENS:
+                    text = encoding.decode(tokens[:OPENAI_MAX_INPUT_TOKENS])
             prepared.append(text)
         return prepared
+
+    def _request(self, batch: list[str]) -> dict:
+        # base64 as the SDK asks by default (a quarter of the bytes), but asked for explicitly, so the
+        # SDK hands the text back instead of trying to import numpy on every response to decode it.
+        return {"model": self.model_name, "input": batch, "dimensions": self.dim, "encoding_format": "base64"}
 
     def _vectors(self, response, expected: int) -> list[list[float]]:
         items = sorted(response.data, key=lambda item: item.index)
@@ -140,7 +149,7 @@ class OpenAIEmbedder:
             raise EmbeddingError(f"asked for {expected} embeddings, got {len(items)}")
         vectors = []
         for item in items:
-            vector = [float(v) for v in item.embedding]
+            vector = _floats(item.embedding)
             if len(vector) != self.dim:
                 raise EmbeddingError(f"{self.model_name} returned {len(vector)} dimensions, expected {self.dim}")
             vectors.append(_normalised(vector))
@@ -153,18 +162,26 @@ class OpenAIEmbedder:
     def embed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in self._batches(self._prepared(texts)):
-            response = self.client.embeddings.create(model=self.model_name, input=batch, dimensions=self.dim)
+            response = self.client.embeddings.create(**self._request(batch))
             vectors.extend(self._vectors(response, len(batch)))
         return vectors
 
     async def aembed(self, texts: list[str]) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in self._batches(self._prepared(texts)):
-            response = await self.async_client.embeddings.create(
-                model=self.model_name, input=batch, dimensions=self.dim
-            )
+            response = await self.async_client.embeddings.create(**self._request(batch))
             vectors.extend(self._vectors(response, len(batch)))
         return vectors
+
+
+def _floats(embedding) -> list[float]:
+    """An embedding as sent: base64 of little-endian float32s (as asked), or a list of numbers."""
+    if isinstance(embedding, str):
+        floats = array.array("f", base64.b64decode(embedding))
+        if sys.byteorder == "big":
+            floats.byteswap()
+        return floats.tolist()
+    return [float(v) for v in embedding]
 
 
 _embedders: dict[tuple, Embedder] = {}

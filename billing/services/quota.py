@@ -41,24 +41,6 @@ class QuotaReservation:
     released: bool = field(default=False)
 
 
-class _LimitReached(Exception):
-    pass
-
-
-def _increment(cursor, *, user_id: int, kind: str, start: date, limit: int | None) -> int | None:
-    condition = f"WHERE {_COUNTER}.used < %s" if limit is not None else ""
-    cursor.execute(
-        f"""INSERT INTO {_COUNTER} (user_id, period, period_start, used, updated_at)
-            VALUES (%s, %s, %s, 1, now())
-            ON CONFLICT (user_id, period, period_start)
-            DO UPDATE SET used = {_COUNTER}.used + 1, updated_at = now() {condition}
-            RETURNING used""",  # noqa: S608 - table names are ours, values are parameters
-        [user_id, kind, start, *([limit] if limit is not None else [])],
-    )
-    row = cursor.fetchone()
-    return row[0] if row else None
-
-
 def quota_exceeded(*, plan: Plan, resets_at: datetime) -> QuotaExceeded:
     seconds = max(1, math.ceil((resets_at - timezone.now()).total_seconds()))
     return QuotaExceeded(
@@ -68,32 +50,25 @@ def quota_exceeded(*, plan: Plan, resets_at: datetime) -> QuotaExceeded:
 
 
 def quota_reserve(*, user) -> QuotaReservation:
-    """Spend one call of the user's plan in this period; QuotaExceeded (429) when none is left."""
+    """Spend one call of the user's plan in this period; QuotaExceeded (429) when none is left.
+
+    One statement (billing_quota_reserve, migration 0003): both counters and the call record."""
     plan = user_plan(user=user)
     now = timezone.now()
     bounds = {kind: period_bounds(kind, now) for kind in _KINDS}
     start, resets_at = bounds[plan.period]
     if plan.calls <= 0:
         raise quota_exceeded(plan=plan, resets_at=resets_at)
-    used = None
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            for kind in _KINDS:
-                limiting = kind == plan.period
-                count = _increment(cursor, user_id=user.pk, kind=kind, start=bounds[kind][0],
-                                   limit=plan.calls if limiting else None)  # fmt: skip
-                if limiting:
-                    if count is None:
-                        raise _LimitReached
-                    used = count
-            record = CallRecord.objects.create(
-                user_id=user.pk, plan=plan.name, week_start=bounds["week"][0], month_start=bounds["month"][0],
-                created_at=now,
-            )  # fmt: skip
-    except _LimitReached:
-        raise quota_exceeded(plan=plan, resets_at=resets_at) from None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT used, record_id FROM billing_quota_reserve(%s, %s, %s, %s, %s, %s)",
+            [user.pk, plan.name, plan.period, plan.calls, bounds["week"][0], bounds["month"][0]],
+        )
+        used, record_id = cursor.fetchone()
+    if used is None:
+        raise quota_exceeded(plan=plan, resets_at=resets_at)
     return QuotaReservation(user_id=user.pk, period_start=start, remaining=plan.calls - used, limit=plan.calls,
-                            resets_at=resets_at, id=record.pk, plan=plan.name, period=plan.period)  # fmt: skip
+                            resets_at=resets_at, id=record_id, plan=plan.name, period=plan.period)  # fmt: skip
 
 
 def quota_release(*, reservation: QuotaReservation | None) -> None:

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 
 from billing.selectors import user_plan
-from billing.services import aquota_release
+from billing.services import quota_release
 from config.errors import ApplicationError
 from config.observability import metrics
 from config.observability.context import log_fields_add
@@ -91,26 +91,47 @@ def _payload(log: QuestionLog) -> dict:
     }
 
 
-async def _conversation(ask: Ask) -> Conversation:
-    if ask.conversation_id:
-        try:
-            return await sync_to_async(selectors.conversation_get)(user=ask.user, conversation_id=ask.conversation_id)
-        except Conversation.DoesNotExist:
-            raise ApplicationError(
-                "No such conversation.", code="unknown_conversation", status=404,
-                details={"conversation_id": str(ask.conversation_id)},
-            ) from None  # fmt: skip
-    return await Conversation.objects.acreate(user=ask.user, game=ask.game)
+def _conversation_with_turns(*, user, conversation_id) -> tuple[Conversation, list[tuple[str, str]]]:
+    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+    turns = selectors.conversation_turns(conversation_id=conversation.id, limit=settings.COACH_HISTORY_TURNS)
+    return conversation, turns
 
 
-async def _log(ask: Ask, conversation: Conversation | None, plan_name: str, **fields) -> QuestionLog:
-    """The ask's one QuestionLog row, and the same facts for the metrics and the request's log line."""
-    ask.stage_ms["total"] = round((time.perf_counter() - ask.started) * 1000, 2)
-    log = await QuestionLog.objects.acreate(
+async def _conversation(ask: Ask) -> tuple[Conversation | None, list[tuple[str, str]]]:
+    """The conversation the question continues and its last turns (one thread hop for both), else
+    (None, []): a new conversation is made with the ask's log row."""
+    if not ask.conversation_id:
+        return None, []
+    try:
+        return await sync_to_async(_conversation_with_turns)(user=ask.user, conversation_id=ask.conversation_id)
+    except Conversation.DoesNotExist:
+        raise ApplicationError(
+            "No such conversation.", code="unknown_conversation", status=404,
+            details={"conversation_id": str(ask.conversation_id)},
+        ) from None  # fmt: skip
+
+
+def _record(ask: Ask, conversation: Conversation | None, plan_name: str, release: bool, fields: dict) -> QuestionLog:
+    """One trip to a worker thread after the answer: give the call back (if asked), start the
+    conversation (a new question), write the QuestionLog. No transaction around the two inserts: a
+    conversation whose log row failed is an empty conversation, which nothing shows."""
+    if release and ask.reservation is not None:
+        quota_release(reservation=ask.reservation)
+    if conversation is None and not ask.conversation_id:
+        conversation = Conversation.objects.create(user=ask.user, game=ask.game)
+    return QuestionLog.objects.create(
         user=ask.user, conversation=conversation, game=ask.game, category=ask.category or "", tags=ask.tags,
         plan=plan_name, question=ask.question, latency_ms=int(ask.stage_ms["total"]), stage_ms=ask.stage_ms,
         **fields,
     )  # fmt: skip
+
+
+async def _log(
+    ask: Ask, conversation: Conversation | None, plan_name: str, *, release: bool = False, **fields
+) -> QuestionLog:
+    """The ask's one QuestionLog row, and the same facts for the metrics and the request's log line."""
+    ask.stage_ms["total"] = round((time.perf_counter() - ask.started) * 1000, 2)
+    log = await sync_to_async(_record)(ask, conversation, plan_name, release, fields)
     if not log.error_code:
         metrics.cache_hit_record(log.cache)
     if log.cache == QuestionLog.Cache.NONE and log.model:
@@ -121,11 +142,6 @@ async def _log(ask: Ask, conversation: Conversation | None, plan_name: str, **fi
     log_fields_add(**facts)  # on the request's own log line (JSON answers)
     logger.info("ask failed" if log.error_code else "ask answered", extra=facts)  # streamed answers too
     return log
-
-
-async def _release(ask: Ask) -> None:
-    if ask.reservation is not None:
-        await aquota_release(reservation=ask.reservation)
 
 
 def _reused_fields(payload: dict, kind: str) -> dict:
@@ -146,21 +162,17 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
     conversation = None
     completed = False
     try:
-        conversation = await _conversation(ask)
+        conversation, history = await _conversation(ask)
         scope = {"user_id": ask.user.pk, "game": ask.game, "question": ask.question,
                  "category": ask.category, "tags": ask.tags}  # fmt: skip
-        history = []
-        if ask.conversation_id:
-            history = await sync_to_async(selectors.conversation_turns)(
-                conversation_id=conversation.id, limit=settings.COACH_HISTORY_TURNS
-            )
 
         mark = time.perf_counter()
         cached = None if history else await cache.aexact_cache_get(**scope)
         mark = ask.lap("exact_cache", mark)
         if cached is not None:
-            await _release(ask)
-            log = await _log(ask, conversation, plan.name, **_reused_fields(cached, QuestionLog.Cache.EXACT))
+            log = await _log(
+                ask, conversation, plan.name, release=True, **_reused_fields(cached, QuestionLog.Cache.EXACT)
+            )
             completed = True
             yield _hit_payload(log)
             return
@@ -223,17 +235,16 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
         completed = True
         yield payload
     except ApplicationError as exc:
-        await _release(ask)
-        await _log(ask, conversation, plan.name, error_code=exc.code, error=_error_text(exc))
+        await _log(ask, conversation, plan.name, release=True, error_code=exc.code, error=_error_text(exc))
         completed = True
         raise
     finally:
         if not completed:  # the client went away mid-answer, or something unexpected broke
             try:
-                await _release(ask)
                 await _log(
-                    ask, conversation, plan.name, error_code="interrupted", error="The answer was not delivered."
-                )
+                    ask, conversation, plan.name, release=True, error_code="interrupted",
+                    error="The answer was not delivered.",
+                )  # fmt: skip
             except Exception:
                 logger.exception("could not record an interrupted ask")
 

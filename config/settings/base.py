@@ -57,7 +57,7 @@ MIDDLEWARE = [
     "config.middleware.ApiErrorMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",  # before anything reads the body
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.StaticFilesMiddleware",  # WhiteNoise, without leaving the event loop for API requests
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -237,6 +237,10 @@ REVENUECAT_RETRY_SECONDS = env.int("REVENUECAT_RETRY_SECONDS", default=60)
 # BILLING_USAGE_RETENTION_DAYS: usage counters and call records older than this are deleted by beat.
 BILLING_USAGE_RETENTION_DAYS = env.int("BILLING_USAGE_RETENTION_DAYS", default=400)
 
+# GAME_CACHE_SECONDS: each process keeps a copy of the games table for the ask path (knowledge.games);
+#   a renamed or removed game reaches other processes within this. A new game is seen at once.
+GAME_CACHE_SECONDS = env.float("GAME_CACHE_SECONDS", default=30)
+
 # --- coach cache --------------------------------------------------------------------------------
 # COACH_CACHE_REDIS_URL: the Redis both coach caches use (default REDIS_URL). Either cache fails
 #   open: Redis down is a logged miss, never an error; COACH_CACHE_TIMEOUT_SECONDS bounds each call
@@ -305,9 +309,11 @@ RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
 #   chunks: exact over 20k rows 30 ms p50 / 50 ms p95, recall 1.0; HNSW there 0.57 for far queries.
 RETRIEVAL_EXACT_MAX_ROWS = env.int("RETRIEVAL_EXACT_MAX_ROWS", default=20000)
 # RETRIEVAL_HNSW_EF_SEARCH / RETRIEVAL_HNSW_MAX_SCAN_TUPLES: hnsw.ef_search and hnsw.max_scan_tuples
-#   (how far an iterative scan may walk) on the HNSW path.
+#   (how far an iterative scan may walk) on the HNSW path. RETRIEVAL_HNSW_CANDIDATES: rows taken from
+#   the half-precision index and re-ranked by the full-precision distance (at least k).
 RETRIEVAL_HNSW_EF_SEARCH = env.int("RETRIEVAL_HNSW_EF_SEARCH", default=100)
 RETRIEVAL_HNSW_MAX_SCAN_TUPLES = env.int("RETRIEVAL_HNSW_MAX_SCAN_TUPLES", default=20000)
+RETRIEVAL_HNSW_CANDIDATES = env.int("RETRIEVAL_HNSW_CANDIDATES", default=20)
 # CHUNK_TOKENS / CHUNK_OVERLAP_TOKENS: the size of a stored chunk and what consecutive chunks share.
 CHUNK_TOKENS = env.int("CHUNK_TOKENS", default=400)
 CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=60)
@@ -336,7 +342,9 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # httpx (the openai SDK's HTTP client, vendored as httpx2 by newer SDKs) logs every request at
+    # INFO: two lines per question that the request's own line already covers (stage_ms).
+    "loggers": {name: {"level": "WARNING"} for name in ("django.db.backends", "httpx", "httpx2")},
 }
 
 # --- observability ------------------------------------------------------------------------------

@@ -154,15 +154,27 @@ def _ensure_index(client) -> None:
             raise
 
 
+def _raise_failed(created, *stored) -> None:
+    """A store pipeline's replies: "index already exists" is the usual answer to FT.CREATE; any other
+    error is raised."""
+    if isinstance(created, Exception) and "already exists" not in str(created).lower():
+        raise created
+    for reply in stored:
+        if isinstance(reply, Exception):
+            raise reply
+
+
 def store(*, ttl: float, **fields) -> str:
+    """One round trip: the index made if it is missing (after a FLUSHDB, say), the entry and its TTL."""
     client = redis_sync()
     entry_id, mapping = store_mapping(ttl=ttl, **fields)
     key = key_prefix() + entry_id
-    _ensure_index(client)
-    with client.pipeline(transaction=True) as pipe:
+    with client.pipeline(transaction=False) as pipe:
+        pipe.execute_command(*create_index_args())
         pipe.hset(key, mapping=mapping)
         pipe.pexpire(key, max(1, int(ttl * 1000)))
-        pipe.execute()
+        created, *stored = pipe.execute(raise_on_error=False)
+    _raise_failed(created, *stored)
     return entry_id
 
 
@@ -221,14 +233,16 @@ async def _aensure_index(client) -> None:
 
 
 async def astore(*, ttl: float, **fields) -> str:
+    """One round trip: the index made if it is missing (after a FLUSHDB, say), the entry and its TTL."""
     client = redis_async()
     entry_id, mapping = store_mapping(ttl=ttl, **fields)
     key = key_prefix() + entry_id
-    await _aensure_index(client)
-    async with client.pipeline(transaction=True) as pipe:
+    async with client.pipeline(transaction=False) as pipe:
+        pipe.execute_command(*create_index_args())
         pipe.hset(key, mapping=mapping)
         pipe.pexpire(key, max(1, int(ttl * 1000)))
-        await pipe.execute()
+        created, *stored = await pipe.execute(raise_on_error=False)
+    _raise_failed(created, *stored)
     return entry_id
 
 
