@@ -1,9 +1,15 @@
 """The foundation: real servers, health probes, the error shape, the schema."""
 
 import pytest
+from asgiref.sync import async_to_sync, iscoroutinefunction
+from django.conf import settings
 from django.db import connection
-from django.test import override_settings
+from django.http import HttpResponse
+from django.test import RequestFactory, override_settings
+from django.utils.module_loading import import_string
 from django_redis import get_redis_connection
+
+from config.middleware import StaticFilesMiddleware
 
 pytestmark = pytest.mark.django_db
 
@@ -62,3 +68,31 @@ def test_readyz_is_503_naming_redis_when_redis_is_down(api_client):
     assert response.status_code == 503
     assert response.json()["error"]["details"]["checks"]["redis"] == "unavailable"
     assert response.json()["error"]["details"]["checks"]["database"] == "ok"
+
+
+def test_every_middleware_serves_the_async_stack_without_a_worker_thread():
+    # One sync-only middleware makes Django run every middleware above it in a worker thread under
+    # ASGI and hop back to the event loop for the view: two thread handoffs on every request.
+    sync_only = [path for path in settings.MIDDLEWARE if not getattr(import_string(path), "async_capable", False)]
+    assert sync_only == []
+
+
+def test_static_files_are_served_under_both_stacks_and_everything_else_passes_through(settings):
+    settings.WHITENOISE_USE_FINDERS = True  # no collectstatic in the tests: WhiteNoise finds the app's files
+
+    async def async_view(request):
+        return HttpResponse("api")
+
+    served_async = StaticFilesMiddleware(async_view)
+    assert iscoroutinefunction(served_async)
+    css = async_to_sync(served_async)(RequestFactory().get("/static/admin/css/base.css"))
+    passed = async_to_sync(served_async)(RequestFactory().get("/api/games"))
+    served_sync = StaticFilesMiddleware(lambda request: HttpResponse("sync"))
+    css_sync = served_sync(RequestFactory().get("/static/admin/css/base.css"))
+
+    assert (css.status_code, css["Content-Type"].split(";")[0]) == (200, "text/css")
+    assert b"".join(css.streaming_content).startswith(b"/*")
+    assert passed.content == b"api"
+    assert not iscoroutinefunction(served_sync)
+    assert (css_sync.status_code, css_sync["Content-Type"].split(";")[0]) == (200, "text/css")
+    assert served_sync(RequestFactory().get("/auth/me")).content == b"sync"

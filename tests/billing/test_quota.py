@@ -11,7 +11,7 @@ from django.utils import timezone
 from billing.errors import QuotaExceeded
 from billing.models import CallRecord, Subscription, UsageCounter
 from billing.periods import period_bounds
-from billing.selectors import usage_summary
+from billing.selectors import usage_summary, users_with_plan_names
 from billing.services import aquota_release, aquota_reserve, quota_release, quota_reserve
 from tests.factories import UserFactory
 
@@ -145,12 +145,47 @@ def test_async_reserve_and_release_keep_the_same_count():
 
 
 @pytest.mark.django_db
-def test_a_reservation_takes_a_bounded_number_of_queries(django_assert_max_num_queries):
+def test_a_reservation_takes_a_bounded_number_of_queries(django_assert_num_queries):
     user = UserFactory()
     quota_reserve(user=user)
-    # plan, week counter, month counter, call record, and the transaction's savepoint or begin/commit
-    with django_assert_max_num_queries(6):
+    # the plan, then both counters and the call record in one statement
+    with django_assert_num_queries(2):
         quota_reserve(user=user)
+    # a user read with their plan's names (as the quota middleware reads the token's user): one
+    with_plan = users_with_plan_names().get(pk=user.pk)
+    with django_assert_num_queries(1):
+        quota_reserve(user=with_plan)
+
+
+@pytest.mark.django_db
+def test_a_monthly_plan_out_of_calls_leaves_this_weeks_count_as_it_was():
+    # the week's counter is written first (a fixed order); the month's refusal must take it back
+    user = UserFactory()
+    set_plan(user, "basic_special")
+    month_start = period_bounds("month")[0]
+    week_start = period_bounds("week")[0]
+    UsageCounter.objects.create(user=user, period="month", period_start=month_start, used=100)
+    UsageCounter.objects.create(user=user, period="week", period_start=week_start, used=7)
+
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=user)
+
+    assert UsageCounter.objects.get(user=user, period="week").used == 7
+    assert UsageCounter.objects.get(user=user, period="month").used == 100
+    assert not CallRecord.objects.filter(user=user).exists()
+
+
+@pytest.mark.django_db
+def test_a_weekly_plan_out_of_calls_changes_no_counter():
+    user = UserFactory()
+    spend(user, 30)
+
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=user)
+
+    assert UsageCounter.objects.get(user=user, period="week").used == 30
+    assert UsageCounter.objects.get(user=user, period="month").used == 30
+    assert CallRecord.objects.filter(user=user).count() == 30
 
 
 def _race(user_ids: list[int], attempts: int) -> tuple[list, list]:

@@ -100,6 +100,42 @@ def test_questions_over_the_ask_rate_are_refused_and_cost_no_call(rates):
     assert client.get("/api/coach/history").status_code == 200
 
 
+@pytest.mark.django_db
+def test_a_question_refused_by_the_ask_rate_is_not_counted_against_the_players_other_limits(rates):
+    # all of a request's limits are counted together: in every window, or in none when one is full
+    rates(ask="2/min", user="5/min")
+    demo_load()
+    client = _client(player())
+
+    asked = [client.post(ASK, {"game": "elden-ring", "question": f"Malenia tip {n}?"}, format="json")
+             for n in range(4)]  # fmt: skip
+    others = [client.get("/auth/me").status_code for _ in range(4)]
+
+    assert [r.status_code for r in asked] == [200, 200, 429, 429]
+    assert others == [200, 200, 200, 429]  # 2 questions + 3 = the 5 a minute; the refused ones did not count
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_questions_cannot_slip_past_the_ask_rate_together(asgi_server, rates):
+    # the ask endpoint counts its limits on the event loop (redis.asyncio), not in DRF's worker thread
+    rates(ask="5/min")
+    demo_load()
+    user = player()
+    headers = bearer(user)
+
+    def ask(n: int) -> int:
+        body = {"game": "elden-ring", "question": f"Malenia tip {n}?"}
+        return http.post(ASK, json=body, headers=headers).status_code
+
+    with httpx.Client(base_url=asgi_server.url, timeout=60) as http, ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(ask, range(20)))
+
+    assert statuses.count(200) == 5
+    assert statuses.count(429) == 15
+    assert UsageCounter.objects.get(user=user, period="week").used == 5  # the refused ones gave their call back
+
+
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_simultaneous_requests_cannot_slip_past_the_limit_together(asgi_server, rates):
