@@ -19,7 +19,7 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidTok
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from billing.errors import QuotaExceeded
-from billing.selectors import users_with_plan_names
+from billing.selectors import user_with_plan_names
 from billing.services import quota_release, quota_reserve
 from config.errors import ApplicationError, error_body, exception_handler
 from config.middleware import HybridMiddleware, database_unavailable_response, is_database_unavailable
@@ -37,7 +37,7 @@ class _PlanJWTAuthentication(JWTAuthentication):
             user_id = validated_token[jwt_settings.USER_ID_CLAIM]
         except KeyError:
             raise InvalidToken("Token contained no recognizable user identification") from None
-        user = users_with_plan_names().filter(**{jwt_settings.USER_ID_FIELD: user_id}).first()
+        user = user_with_plan_names(user_id=user_id)
         if user is None:
             raise AuthenticationFailed("User not found", code="user_not_found")
         if jwt_settings.CHECK_USER_IS_ACTIVE and not user.is_active:

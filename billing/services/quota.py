@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from asgiref.sync import sync_to_async
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from billing.errors import QuotaExceeded
@@ -75,21 +75,18 @@ def quota_release(*, reservation: QuotaReservation | None) -> None:
     """Give the reserved call back (its answer failed or cost nothing). Twice gives back one call."""
     if reservation is None or not reservation.id:
         return
-    with transaction.atomic(), connection.cursor() as cursor:
+    with connection.cursor() as cursor:  # one statement: the record marked and both counters, or nothing
         cursor.execute(
-            f"UPDATE {_RECORD} SET released_at = now() WHERE id = %s AND released_at IS NULL "  # noqa: S608
-            "RETURNING week_start, month_start",
+            f"""WITH released AS (
+                    UPDATE {_RECORD} SET released_at = now() WHERE id = %s AND released_at IS NULL
+                    RETURNING user_id, week_start, month_start
+                )
+                UPDATE {_COUNTER} AS c SET used = c.used - 1, updated_at = now() FROM released r
+                WHERE c.user_id = r.user_id AND c.used > 0
+                  AND ((c.period = 'week' AND c.period_start = r.week_start)
+                       OR (c.period = 'month' AND c.period_start = r.month_start))""",  # noqa: S608
             [reservation.id],
         )
-        row = cursor.fetchone()
-        if row:
-            week_start, month_start = row
-            cursor.execute(
-                f"""UPDATE {_COUNTER} SET used = used - 1, updated_at = now()
-                    WHERE user_id = %s AND used > 0
-                      AND ((period = 'week' AND period_start = %s) OR (period = 'month' AND period_start = %s))""",  # noqa: S608
-                [reservation.user_id, week_start, month_start],
-            )
     reservation.released = True
 
 

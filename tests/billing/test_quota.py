@@ -11,7 +11,7 @@ from django.utils import timezone
 from billing.errors import QuotaExceeded
 from billing.models import CallRecord, Subscription, UsageCounter
 from billing.periods import period_bounds
-from billing.selectors import usage_summary, users_with_plan_names
+from billing.selectors import usage_summary, user_plan, user_with_plan_names
 from billing.services import aquota_release, aquota_reserve, quota_release, quota_reserve
 from tests.factories import UserFactory
 
@@ -152,7 +152,7 @@ def test_a_reservation_takes_a_bounded_number_of_queries(django_assert_num_queri
     with django_assert_num_queries(2):
         quota_reserve(user=user)
     # a user read with their plan's names (as the quota middleware reads the token's user): one
-    with_plan = users_with_plan_names().get(pk=user.pk)
+    with_plan = user_with_plan_names(user_id=user.pk)
     with django_assert_num_queries(1):
         quota_reserve(user=with_plan)
 
@@ -265,3 +265,38 @@ def test_usage_summary_reports_plan_period_and_reset(user):
         "response_tokens": 2000, "subscription": None, "override": None,
     }  # fmt: skip
     assert timezone.now() < resets_at
+
+
+@pytest.mark.django_db
+def test_the_quotas_one_query_for_user_and_plan_agrees_with_the_plan_rules(django_assert_num_queries):
+    # user_with_plan_names writes the override rules out in SQL; user_plan's own query is the ORM's
+    from billing.models import PlanOverride
+
+    now = timezone.now()
+    staff = UserFactory(is_staff=True)
+    cases = {
+        "nothing": ([], None),
+        "subscription": ([], "basic"),
+        "active override": ([{"plan": "basic_special"}], "basic"),
+        "expired override": ([{"plan": "basic_special", "created_at": now - timedelta(days=1),
+                               "expires_at": now - timedelta(minutes=1)}], "basic"),
+        "ended override": ([{"plan": "basic_special", "created_at": now - timedelta(days=1),
+                             "ended_at": now - timedelta(minutes=1), "ended_by": staff}], None),
+        "future override": ([{"plan": "basic_special", "created_at": now + timedelta(hours=1)}], None),
+        "newest override": ([{"plan": "basic", "created_at": now - timedelta(days=2)},
+                             {"plan": "basic_special", "created_at": now - timedelta(days=1)}], "free"),
+    }  # fmt: skip
+    expected = {"nothing": "free", "subscription": "basic", "active override": "basic_special",
+                "expired override": "basic", "ended override": "free", "future override": "free",
+                "newest override": "basic_special"}  # fmt: skip
+    for name, (overrides, subscription) in cases.items():
+        user = UserFactory()
+        if subscription:
+            set_plan(user, subscription)
+        for override in overrides:
+            PlanOverride.objects.create(user=user, note=name, created_by=staff, **override)
+        with django_assert_num_queries(1):
+            read = user_with_plan_names(user_id=user.pk)
+        assert (name, user_plan(user=read).name) == (name, expected[name])
+        assert user_plan(user=user).name == expected[name]  # the ORM's own query
+    assert user_with_plan_names(user_id=10**9) is None
