@@ -99,6 +99,11 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"postgres://postgres@127
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
+# DB_SERVER_SIDE_BINDING: send query parameters apart from the SQL (psycopg prepares a statement a
+#   connection has run five times, so PostgreSQL stops parsing and planning it) instead of quoting
+#   them into the text in Python (a 384-number vector literal per search). Turn off behind a pooler
+#   in transaction mode (PgBouncer before 1.21), which cannot keep prepared statements.
+DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool("DB_SERVER_SIDE_BINDING", default=True)
 # DB_POOL_MAX_SIZE: PostgreSQL connections each process keeps in a psycopg pool (0: no pool). Under
 #   ASGI Django runs each request's database work on a thread of its own, so a persistent connection
 #   (CONN_MAX_AGE) is never reused: every request paid for a new connection (a PostgreSQL backend, ~5 ms
@@ -305,15 +310,16 @@ COACH_PROMPT_TEMPLATES_DIR = env("COACH_PROMPT_TEMPLATES_DIR", default=str(BASE_
 # RETRIEVAL_TOP_K: chunks retrieved per question when the caller does not say.
 RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
 # RETRIEVAL_EXACT_MAX_ROWS: a filtered set of at most this many chunks is searched exactly (the true
-#   top-k); a larger one goes through the HNSW index with iterative scans. bench/retrieval.py at 100k
-#   chunks: exact over 20k rows 30 ms p50 / 50 ms p95, recall 1.0; HNSW there 0.57 for far queries.
+#   top-k, ~0.4 us a row: 10k rows 6-8 ms at 1M chunks); a larger one through the HNSW index, which
+#   misses for queries far from a small set (recall 0.2-0.3 at 1%). bench/README.md, scenario 3.
 RETRIEVAL_EXACT_MAX_ROWS = env.int("RETRIEVAL_EXACT_MAX_ROWS", default=20000)
 # RETRIEVAL_HNSW_EF_SEARCH / RETRIEVAL_HNSW_MAX_SCAN_TUPLES: hnsw.ef_search and hnsw.max_scan_tuples
-#   (how far an iterative scan may walk) on the HNSW path. RETRIEVAL_HNSW_CANDIDATES: rows taken from
-#   the half-precision index and re-ranked by the full-precision distance (at least k).
-RETRIEVAL_HNSW_EF_SEARCH = env.int("RETRIEVAL_HNSW_EF_SEARCH", default=100)
+#   (how far an iterative scan may walk) on the HNSW path; at 1M chunks ef_search 100 gave recall
+#   0.97 unfiltered, 160 gave 0.99. RETRIEVAL_HNSW_CANDIDATES: rows taken from the half-precision index
+#   and re-ranked by the full-precision distance (at least k; more only lengthens filtered walks).
+RETRIEVAL_HNSW_EF_SEARCH = env.int("RETRIEVAL_HNSW_EF_SEARCH", default=160)
 RETRIEVAL_HNSW_MAX_SCAN_TUPLES = env.int("RETRIEVAL_HNSW_MAX_SCAN_TUPLES", default=20000)
-RETRIEVAL_HNSW_CANDIDATES = env.int("RETRIEVAL_HNSW_CANDIDATES", default=20)
+RETRIEVAL_HNSW_CANDIDATES = env.int("RETRIEVAL_HNSW_CANDIDATES", default=10)
 # CHUNK_TOKENS / CHUNK_OVERLAP_TOKENS: the size of a stored chunk and what consecutive chunks share.
 CHUNK_TOKENS = env.int("CHUNK_TOKENS", default=400)
 CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=60)
@@ -375,8 +381,14 @@ LOGGING["formatters"] = {
 LOGGING["handlers"]["console"].update(formatter=LOG_FORMAT, filters=["request_context", "redact"])
 # uvicorn installs its own plain-text handlers: route its loggers through ours (Celery keeps this
 # configuration: config.observability.worker answers its setup_logging signal).
+# uvicorn.access only at WARNING: the request line of config.observability (method, path, route,
+# status, duration, request and user ids) already says what uvicorn's access line would, so it was
+# a second line per request (and LOGGING re-attaching it made `uvicorn --no-access-log` do nothing).
 LOGGING["loggers"].update(
-    {name: {"handlers": ["console"], "level": "INFO", "propagate": False} for name in ("uvicorn", "uvicorn.access")}
+    {
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+    }
 )
 
 # --- reliability: rate limits and request size --------------------------------------------------
