@@ -46,6 +46,7 @@ class Ask:
     tags: list[str] = field(default_factory=list)
     conversation_id: object = None
     reservation: object = None
+    stream: bool = False
     stage_ms: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
@@ -139,8 +140,9 @@ async def _log(
                                  cached_tokens=log.cached_tokens, reasoning_tokens=log.reasoning_tokens)  # fmt: skip
     facts = {"ask_id": str(log.id), "cache": log.cache, "model": log.model, "stage_ms": ask.stage_ms,
              "error_code": log.error_code or None}  # fmt: skip
-    log_fields_add(**facts)  # on the request's own log line (JSON answers)
-    logger.info("ask failed" if log.error_code else "ask answered", extra=facts)  # streamed answers too
+    log_fields_add(**facts)  # on the request's own log line
+    if ask.stream:  # that line was written at the first byte: a line of its own when the answer ends
+        logger.info("ask failed" if log.error_code else "ask answered", extra=facts)
     return log
 
 
@@ -158,6 +160,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
     Raises ApplicationError subclasses (AIError 503/504, unknown conversation 404...) before the
     first Delta; the reservation is given back on every failure and on an exact-cache hit.
     """
+    ask.stream = stream
     plan = plan_get(ask.reservation.plan) if ask.reservation else await sync_to_async(user_plan)(user=ask.user)
     conversation = None
     completed = False

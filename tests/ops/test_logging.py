@@ -136,3 +136,30 @@ def test_the_text_format_for_a_terminal_has_the_same_fields_and_redacts():
 
     assert re.match(r"^\d\d:\d\d:\d\d\.\d{3} INFO    coach\.ask \[-\] answered with key \[REDACTED\]", line)
     assert "stage_ms={'llm': 900}" in line and OPENAI_KEY not in line
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_answer_is_one_log_line_and_a_streamed_one_gets_its_own_when_it_ends(asgi_server, user, log_lines):
+    import httpx
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    from knowledge.demo.loader import demo_load
+
+    demo_load()
+    url = f"{asgi_server.url}/api/coach/ask"
+    headers = {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+    question = {"game": "elden-ring", "question": "말레니아 2페이즈 어떻게 피해요?"}
+
+    answered = httpx.post(url, json=question, headers=headers, timeout=30).json()
+    json_lines = [line for line in log_lines() if line.get("ask_id")]
+    with httpx.stream("POST", url, json={**question, "question": "How to dodge Waterfowl Dance?"},
+                      headers={**headers, "Accept": "text/event-stream"}, timeout=30) as streamed:  # fmt: skip
+        streamed.read()
+    stream_lines = [line for line in log_lines() if line.get("ask_id")][len(json_lines) :]
+
+    [request_line] = json_lines  # the request's own line carries the ask's facts
+    assert (request_line["message"], request_line["ask_id"], request_line["status"]) == ("request", answered["id"], 200)
+    assert {"embed", "retrieve", "llm", "total"} <= set(request_line["stage_ms"])
+    # streamed: the request line is written at the first byte, the ask's own line when the answer ends
+    assert [line["message"] for line in stream_lines] == ["ask answered"]
+    assert [line.get("streaming") for line in log_lines() if line["message"] == "request"] == [None, True]
