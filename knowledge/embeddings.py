@@ -104,8 +104,10 @@ class OpenAIEmbedder:
         self.batch_size = batch_size
         self._client_args = {"api_key": api_key, "base_url": base_url, "timeout": timeout, "max_retries": max_retries}
         self._client = None
-        # An async HTTP pool belongs to one event loop (tests and workers may run several).
+        # An async HTTP pool belongs to one event loop (tests and workers may run several); so do the
+        # queues of questions waiting to go out together (_Batcher).
         self._async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._batchers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @property
     def client(self):
@@ -167,11 +169,74 @@ class OpenAIEmbedder:
         return vectors
 
     async def aembed(self, texts: list[str]) -> list[list[float]]:
+        """One text (a player's question) joins whatever other questions of this process are waiting
+        for the next request (_Batcher); several texts go out in batches of their own."""
+        prepared = self._prepared(texts)
+        if len(prepared) == 1:
+            loop = asyncio.get_running_loop()
+            batcher = self._batchers.get(loop)
+            if batcher is None:
+                batcher = self._batchers[loop] = _Batcher(self._aembed_batch, self.batch_size)
+            return [await batcher.embed(prepared[0])]
         vectors: list[list[float]] = []
-        for batch in self._batches(self._prepared(texts)):
-            response = await self.async_client.embeddings.create(**self._request(batch))
-            vectors.extend(self._vectors(response, len(batch)))
+        for batch in self._batches(prepared):
+            vectors.extend(await self._aembed_batch(batch))
         return vectors
+
+    async def _aembed_batch(self, batch: list[str]) -> list[list[float]]:
+        response = await self.async_client.embeddings.create(**self._request(batch))
+        return self._vectors(response, len(batch))
+
+
+class _Batcher:
+    """Questions that arrive while an embeddings request is in flight go out together in the next one.
+
+    No timer: a lone question goes out at once, as before; under load each request carries every
+    question that queued behind the previous one (up to `size`), so a busy process makes a few
+    requests where it made one per question (each costs ~1.5 ms of CPU in the SDK here, and counts
+    against the provider's requests-per-minute limit). A failed request fails the questions it
+    carried, with the same error; a question whose asker went away is dropped from its result.
+    """
+
+    def __init__(self, send, size: int):
+        self._send = send  # async (texts) -> vectors, in order
+        self._size = max(1, size)
+        self._waiting: list[tuple[str, asyncio.Future]] = []
+        self._sending = False
+
+    async def embed(self, text: str) -> list[float]:
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((text, future))
+        if not self._sending:
+            self._sending = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting[: self._size], self._waiting[self._size :]
+                batch = [(text, future) for text, future in batch if not future.done()]
+                if not batch:
+                    continue
+                try:
+                    vectors = await self._send([text for text, _ in batch])
+                except Exception as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                except BaseException:  # cancelled (the loop is closing): nobody waits forever
+                    self._waiting.extend(batch)
+                    raise
+                for (_, future), vector in zip(batch, vectors, strict=True):
+                    if not future.done():
+                        future.set_result(vector)
+        finally:
+            self._sending = False
+            waiting, self._waiting = self._waiting, []
+            for _, future in waiting:
+                future.cancel()
 
 
 def _floats(embedding) -> list[float]:

@@ -121,3 +121,35 @@ def test_a_text_over_the_input_limit_is_cut_not_refused(openai_embeddings):
     from knowledge.tokens import count_tokens
 
     assert count_tokens(sent, "text-embedding-3-small") <= 8191
+
+
+def _ask_together(embedder, questions: list[str]) -> list:
+    async def together():
+        return await asyncio.gather(*(embedder.aembed([q]) for q in questions), return_exceptions=True)
+
+    return asyncio.run(together())
+
+
+def test_questions_asked_at_once_share_embedding_requests_and_each_gets_its_own_vector(openai_embeddings, settings):
+    settings.EMBEDDING_BATCH_SIZE = 4
+    embedder = get_embedder()
+    questions = [f"how do I beat boss number {i}?" for i in range(11)]
+
+    answers = _ask_together(embedder, questions)
+
+    requests = [r for r in openai_embeddings.requests if r.path == EMBEDDINGS_PATH]
+    assert [r.body["input"] for r in requests] == [questions[0:4], questions[4:8], questions[8:11]]
+    alone = embedder.embed(questions)
+    assert [vectors[0] for vectors in answers] == [pytest.approx(vector) for vector in alone]
+
+
+def test_a_failed_shared_request_fails_just_the_questions_it_carried(openai_embeddings, settings):
+    settings.EMBEDDING_BATCH_SIZE = 2
+    settings.EMBEDDING_MAX_RETRIES = 0
+    openai_embeddings.enqueue(RateLimited(retry_after=0), path=EMBEDDINGS_PATH)
+    embedder = get_embedder()
+
+    answers = _ask_together(embedder, ["first?", "second?", "third?"])
+
+    assert [type(answer).__name__ for answer in answers] == ["RateLimitError", "RateLimitError", "list"]
+    assert asyncio.run(embedder.aembed(["and later?"]))[0] == pytest.approx(embedder.embed(["and later?"])[0])
