@@ -1,11 +1,14 @@
-"""Filtered vector retrieval: recall@5 against exact search, and p50/p95 latency, per plan and filter.
+"""Filtered vector retrieval: recall@5 against exact search, p50/p95 latency per plan and filter, and
+the selector's queries per second with 2 and 8 concurrent clients.
 
 Runs standalone against its own embedded PostgreSQL + pgvector (config.embedded, in a temporary
-directory), migrated with the project's own migrations, filled with clustered synthetic vectors,
-and searched through the real knowledge.selectors.chunk_search_with_plan.
+directory or --db-dir), migrated with the project's own migrations, filled with clustered synthetic
+vectors, and searched through the real knowledge.selectors.chunk_search_with_plan.
 
     .venv/bin/python bench/retrieval.py                 # 100k chunks, 100 queries per case
-    .venv/bin/python bench/retrieval.py --rows 1000000  # 1M (building takes several minutes)
+    .venv/bin/python bench/retrieval.py --rows 1000000 --queries 50 --plans auto,hnsw,baseline \
+        --shared-buffers 4GB --db-dir /tmp/bench-1m     # 1M: the build takes 10-20 minutes; with --db-dir
+                                                        # the next run reuses it (and its ground truth)
 
 Filters keep 100% (the game), 20% (a category), 1% (category + tag) and 0.5% (a rare tag) of
 the rows; membership follows clusters, as real categories do. Two query sets per filter: "near"
@@ -13,10 +16,15 @@ the rows; membership follows clusters, as real categories do. Two query sets per
 rows of the whole table: the pessimistic case). Plans:
 
     auto      the selector's choice (exact scan up to RETRIEVAL_EXACT_MAX_ROWS filtered rows, else
-              HNSW with iterative scans, falling back to exact when it comes back short)
+              the half-precision HNSW index with iterative scans and a full-precision re-rank,
+              falling back to exact when it comes back short)
     hnsw      the HNSW path forced (same settings and fallback); hnsw@200: with hnsw.ef_search 200
     exact     the exact path forced
-    baseline  plain pgvector defaults: HNSW, ef_search 40, iterative scans off (what a naive query gets)
+    baseline  plain pgvector defaults on the same index: ef_search 40, iterative scans off, no
+              re-rank (what a naive query gets)
+
+Queries per second: the auto plan, --clients concurrent clients (threads, a connection each), each
+running the whole query set once.
 
 Prints a table and writes JSON to bench/results/retrieval-<rows>-<timestamp>.json.
 """
@@ -24,6 +32,7 @@ Prints a table and writes JSON to bench/results/retrieval-<rows>-<timestamp>.jso
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import os
@@ -50,11 +59,30 @@ FILTERS = {
 }
 
 
-def start_database(workdir: Path) -> str:
+def start_database(workdir: Path, shared_buffers: str | None = None):
+    import subprocess
+
+    import psycopg
+
     from config import embedded
 
     server = embedded.postgres_start(workdir / "pg", embedded.free_port(), fsync=False)
+    if shared_buffers:
+        # the embedded server pins shared_buffers (256MB) on its command line, where a later -c wins
+        args = [*server.process.args, "-c", f"shared_buffers={shared_buffers}"]
+        server.stop()
+        with open(server.log_path, "ab") as log:
+            process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT,
+                                       preexec_fn=embedded._die_with_parent(), **embedded._run_as())  # fmt: skip
+        port = int(args[args.index("-p") + 1])
+        embedded._wait_for_postgres(port, process, server.log_path)
+        server = embedded.EmbeddedServer("postgres", process, server.url, server.log_path)
     url = embedded.postgres_create_database(server, "bench")
+    with psycopg.connect(url, autocommit=True) as conn:
+        # the whole HNSW graph in memory (1M x 384 dims is ~1-2 GB; past the limit the build slows many
+        # times over), and the build shared between both cores; also for migrate on a reused database
+        conn.execute("ALTER DATABASE bench SET maintenance_work_mem = '4GB'")
+        conn.execute("ALTER DATABASE bench SET max_parallel_maintenance_workers = 1")
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(workdir / "tiktoken"))
     return server
@@ -68,6 +96,7 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    importlib.import_module("knowledge.selectors")  # now: a long run measures the code it started with
 
 
 def build(rows: int, dim: int, seed: int) -> dict:
@@ -78,10 +107,6 @@ def build(rows: int, dim: int, seed: int) -> dict:
     timings = {}
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(%s)", [seed / 1000])
-        # the whole HNSW graph in memory (1M x 384 dims is ~2 GB; past the limit the build slows many
-        # times over), and the build shared between both cores
-        cursor.execute("SET maintenance_work_mem = '4GB'")
-        cursor.execute("SET max_parallel_maintenance_workers = 1")
         cursor.execute(
             "INSERT INTO knowledge_game (slug, name_ko, name_en, categories, created_at, updated_at) "
             "VALUES ('bench', '벤치', 'Bench', '{}', now(), now()) RETURNING id"
@@ -111,9 +136,12 @@ def build(rows: int, dim: int, seed: int) -> dict:
             FROM knowledge_document d
         """  # noqa: S608 - only integers are formatted in
         cursor.execute(centres)
-        index_sql = _drop_ann_index(cursor)
+        index_sqls = _drop_ann_indexes(cursor)
         started = time.monotonic()
         batch = max(1, 10000 // CLUSTER_SIZE)
+        # a document's chunks side by side, as ingestion writes them (one document at a time): left to
+        # the planner, the order within a batch varied with the table's size (at 100k it interleaved
+        # documents, so a category's rows sat one to a page and an exact scan read 4x the pages)
         cursor.execute("SELECT document_id FROM centre ORDER BY document_id")
         document_ids = [row[0] for row in cursor.fetchall()]
         for start in range(0, len(document_ids), batch):
@@ -127,31 +155,54 @@ def build(rows: int, dim: int, seed: int) -> dict:
                        %s, now(), %s, c.category, c.tags, true
                 FROM centre c CROSS JOIN generate_series(0, {CLUSTER_SIZE - 1}) AS p
                 WHERE c.document_id = ANY(%s)
+                ORDER BY c.document_id, p
             """  # noqa: S608 - only numbers are formatted in
             cursor.execute(chunks, [MODEL, game_id, ids])
             done = min(start + batch, len(document_ids)) * CLUSTER_SIZE
             print(f"\r  generated {done:,}/{rows:,} chunks", end="", flush=True)
         print()
         timings["generate_s"] = round(time.monotonic() - started, 1)
-        started = time.monotonic()
-        cursor.execute(index_sql)
-        timings["hnsw_build_s"] = round(time.monotonic() - started, 1)
+        for name, index_sql in index_sqls.items():
+            started = time.monotonic()
+            cursor.execute(index_sql)
+            timings[f"{name}_build_s"] = round(time.monotonic() - started, 1)
         cursor.execute("VACUUM ANALYZE knowledge_chunk")
         cursor.execute("VACUUM ANALYZE knowledge_document")
-        cursor.execute(
-            "SELECT pg_size_pretty(pg_relation_size('knowledge_chunk')), "
-            "pg_size_pretty(pg_relation_size('chunk_embedding_hnsw'))"
-        )
-        timings["table_size"], timings["hnsw_size"] = cursor.fetchone()
     return timings
 
 
-def _drop_ann_index(cursor) -> str:
-    """Drop the migration's HNSW index (building it once after loading is far faster); return its SQL."""
-    cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'chunk_embedding_hnsw'")
-    definition = cursor.fetchone()[0]
-    cursor.execute("DROP INDEX chunk_embedding_hnsw")
-    return definition
+def sizes() -> dict:
+    """The table's and each of its indexes' size on disk."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'table', pg_size_pretty(pg_relation_size('knowledge_chunk')) UNION ALL "
+            "SELECT indexname, pg_size_pretty(pg_relation_size(indexname::regclass)) FROM pg_indexes "
+            "WHERE tablename = 'knowledge_chunk' ORDER BY 1"
+        )
+        return dict(cursor.fetchall())
+
+
+def _drop_ann_indexes(cursor) -> dict[str, str]:
+    """Drop the migrations' HNSW indexes (building them once after loading is far faster); return their SQL."""
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes "
+        "WHERE tablename = 'knowledge_chunk' AND indexdef ILIKE '%% USING hnsw %%'"
+    )
+    definitions = dict(cursor.fetchall())
+    for name in definitions:
+        cursor.execute(f'DROP INDEX "{name}"')
+    return definitions
+
+
+def built_rows() -> int:
+    """Chunks already in a reused database (0: build it)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM knowledge_chunk WHERE embedding_model = %s", [MODEL])
+        return cursor.fetchone()[0]
 
 
 def _unit(vector: list[float]) -> list[float]:
@@ -216,10 +267,31 @@ def baseline(query: list[float], filters: dict) -> list[int]:
         cursor.execute("SET LOCAL hnsw.iterative_scan = off")
         cursor.execute(
             f"SELECT id FROM knowledge_chunk WHERE {where} AND game_id = (SELECT id FROM knowledge_game WHERE "  # noqa: S608
-            f"slug = 'bench') ORDER BY embedding <=> %s::vector LIMIT {K}",
+            f"slug = 'bench') ORDER BY embedding::halfvec({len(query):d}) <=> %s::halfvec({len(query):d}) LIMIT {K}",
             [*params, Vector(query).to_text()],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def query_sets_with_truth(count: int, seed: int, keep_in: Path | None) -> dict:
+    """Per (filter, query set): `count` (query, exact top k) pairs; kept in `keep_in` for a reused database."""
+    saved = keep_in / f"queries-{count}-{seed}.json" if keep_in else None
+    if saved and saved.exists():
+        return {tuple(key.split("/")): cases for key, cases in json.loads(saved.read_text()).items()}
+    rng = random.Random(seed)
+    query_sets = {}
+    started = time.monotonic()
+    for filter_name, filters in FILTERS.items():
+        for set_name, near in (("near", True), ("far", False)):
+            if not filters and not near:
+                continue  # with no filter, near and far are the same distribution
+            cases = [(q, exact_truth(q, filters)) for q in queries(rng, filters, count, near)]
+            query_sets[(filter_name, set_name)] = cases
+    print(f"  exact ground truth for {sum(map(len, query_sets.values()))} queries: "
+          f"{time.monotonic() - started:.0f} s")  # fmt: skip
+    if saved:
+        saved.write_text(json.dumps({"/".join(key): cases for key, cases in query_sets.items()}))
+    return query_sets
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -227,7 +299,7 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def measure(query_sets: dict, plans: list[str]) -> list[dict]:
+def measure(query_sets: dict, plans: list[str], *, verbose: bool = True) -> list[dict]:
     from django.test import override_settings
 
     from knowledge.selectors import chunk_search_with_plan
@@ -261,27 +333,86 @@ def measure(query_sets: dict, plans: list[str]) -> list[dict]:
                 "fewer_than_k": short, "paths": paths,
             })  # fmt: skip
             row = results[-1]
-            print(
-                f"  {filter_name:>5} {set_name:<4} {plan:<8} recall {row['recall_at_5']:.3f}  "
-                f"p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  short {short:3d}  {paths}",
-                flush=True,
-            )
+            if verbose:
+                print(
+                    f"  {filter_name:>5} {set_name:<4} {plan:<8} recall {row['recall_at_5']:.3f}  "
+                    f"p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  short {short:3d}  {paths}",
+                    flush=True,
+                )
     return results
+
+
+def throughput(query_sets: dict, clients: int, plan: str = "auto") -> dict:
+    """Queries per second with `clients` concurrent clients, each a thread with its own connection
+    running the whole query set (starting at a different query), per (filter, query set).
+
+    Threads, not processes: the client's Python work per query (~0.3 ms) is small next to the
+    database's, and psycopg releases the GIL while it waits.
+    """
+    import threading
+
+    from django.db import connection
+
+    from knowledge.selectors import chunk_search_with_plan
+
+    rates = {}
+    for (filter_name, set_name), cases in query_sets.items():
+        filters = FILTERS[filter_name]
+        queries_only = [query for query, _ in cases]
+        barrier = threading.Barrier(clients + 1)
+        errors = []
+
+        def client(offset: int, queries_only=queries_only, filters=filters, barrier=barrier, errors=errors) -> None:
+            try:
+                mine = queries_only[offset:] + queries_only[:offset]
+                chunk_search_with_plan(game="bench", embedding=mine[0], model_name=MODEL, k=K, plan=plan, **filters)
+                barrier.wait()
+                for query in mine:
+                    chunk_search_with_plan(game="bench", embedding=query, model_name=MODEL, k=K, plan=plan, **filters)
+            except Exception as error:  # reported after the run
+                errors.append(error)
+                barrier.abort()
+            finally:
+                connection.close()
+
+        step = max(1, len(queries_only) // clients)
+        threads = [threading.Thread(target=client, args=(i * step,)) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        barrier.wait()
+        started = time.perf_counter()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+        if errors:
+            raise errors[0]
+        rates[(filter_name, set_name)] = round(clients * len(queries_only) / elapsed, 1)
+        print(f"  {filter_name:>5} {set_name:<4} {plan} {clients} clients: {rates[(filter_name, set_name)]:7.1f} q/s",
+              flush=True)  # fmt: skip
+    return rates
 
 
 def table(results: list[dict]) -> str:
     plans = list(dict.fromkeys(r["plan"] for r in results))
-    head = "| filter | queries | " + " | ".join(f"{p} recall, p50/p95 ms" for p in plans) + " | auto's path |"
-    lines = [head, "|" + "---|" * (len(plans) + 3)]
+    client_counts = sorted({int(key) for r in results for key in r.get("qps", {})})
+    head = (
+        "| filter | queries | "
+        + " | ".join(f"{p} recall, p50/p95 ms" for p in plans)
+        + "".join(f" | auto q/s, {c} clients" for c in client_counts)
+        + " | auto's path |"
+    )
+    lines = [head, "|" + "---|" * (len(plans) + len(client_counts) + 3)]
     cases = list(dict.fromkeys((r["filter"], r["queries"]) for r in results))
     for filter_name, set_name in cases:
-        cells, auto_paths = [], ""
+        cells, auto_paths, rates = [], "", []
         for plan in plans:
             row = next(r for r in results if (r["filter"], r["queries"], r["plan"]) == (filter_name, set_name, plan))
             short = f", {row['fewer_than_k']} short" if row["fewer_than_k"] else ""
             cells.append(f"{row['recall_at_5']:.3f}, {row['p50_ms']:.1f}/{row['p95_ms']:.1f}{short}")
             if plan == "auto":
                 auto_paths = ", ".join(f"{k} {v}" for k, v in row["paths"].items())
+                rates = [f"{row['qps'][str(c)]:.0f}" if str(c) in row.get("qps", {}) else "-" for c in client_counts]
+        cells += rates
         lines.append(f"| {filter_name} | {set_name} | " + " | ".join(cells) + f" | {auto_paths} |")
     return "\n".join(lines)
 
@@ -296,34 +427,52 @@ def main() -> None:
         default="auto,hnsw,hnsw@200,hnsw@400,exact,baseline",
         help="auto, exact, baseline, hnsw or hnsw@<ef_search>",
     )
+    parser.add_argument(
+        "--db-dir",
+        help="keep the database in this directory and reuse it when it already holds --rows chunks "
+        "(saves the build between runs; a new migration's indexes are then built by migrate)",
+    )
+    parser.add_argument("--clients", default="2,8", help="concurrent clients for the auto plan's queries per second")
+    parser.add_argument(
+        "--shared-buffers",
+        help="PostgreSQL shared_buffers (the embedded server's is 256MB), e.g. 4GB to hold the HNSW index",
+    )
+    parser.add_argument("--build-only", action="store_true", help="build (or check) the database, then stop")
     args = parser.parse_args()
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
+    workdir = Path(args.db_dir) if args.db_dir else Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     print(f"starting PostgreSQL in {workdir}")
-    server = start_database(workdir)
+    server = start_database(workdir, args.shared_buffers)
     try:
         setup_django()
         from django.conf import settings
 
         dim = settings.EMBEDDING_DIM
-        print(f"building {args.rows:,} chunks of {dim} dimensions in {args.rows // CLUSTER_SIZE:,} clusters")
-        build_info = build(args.rows, dim, args.seed)
+        existing = built_rows()
+        if existing == args.rows:
+            print(f"reusing the {existing:,} chunks in {workdir}")
+            build_info = {"reused": True}
+        elif existing:
+            raise SystemExit(f"{workdir} holds {existing:,} chunks, not {args.rows:,}: use another --db-dir")
+        else:
+            print(f"building {args.rows:,} chunks of {dim} dimensions in {args.rows // CLUSTER_SIZE:,} clusters")
+            build_info = build(args.rows, dim, args.seed)
+        build_info["sizes"] = sizes()
         print(f"  {build_info}")
-        rng = random.Random(args.seed)
-        query_sets = {}
-        started = time.monotonic()
-        for filter_name, filters in FILTERS.items():
-            for set_name, near in (("near", True), ("far", False)):
-                if not filters and not near:
-                    continue  # with no filter, near and far are the same distribution
-                cases = [(q, exact_truth(q, filters)) for q in queries(rng, filters, args.queries, near)]
-                query_sets[(filter_name, set_name)] = cases
-        print(f"  exact ground truth for {sum(map(len, query_sets.values()))} queries: "
-              f"{time.monotonic() - started:.0f} s")  # fmt: skip
+        if args.build_only:
+            return
+        query_sets = query_sets_with_truth(args.queries, args.seed, workdir if args.db_dir else None)
         plans = args.plans.split(",")
-        measure({key: cases[:10] for key, cases in query_sets.items()}, ["auto"])  # warm the caches
+        print("warming the caches (every query once, auto plan)")
+        measure(query_sets, ["auto"], verbose=False)
         print("measuring")
         results = measure(query_sets, plans)
+        clients = [int(c) for c in args.clients.split(",") if c] if "auto" in plans else []
+        for count in clients:
+            print(f"throughput, {count} clients")
+            for key, rate in throughput(query_sets, count).items():
+                row = next(r for r in results if (r["filter"], r["queries"], r["plan"]) == (*key, "auto"))
+                row.setdefault("qps", {})[str(count)] = rate
         settings_used = {name: getattr(settings, name) for name in (
             "RETRIEVAL_EXACT_MAX_ROWS", "RETRIEVAL_HNSW_EF_SEARCH", "RETRIEVAL_HNSW_MAX_SCAN_TUPLES")}  # fmt: skip
         print()

@@ -125,14 +125,15 @@ def chunk_search_with_plan(
     plan: Literal["auto", "exact", "hnsw"] = "auto",
 ) -> tuple[list[ChunkHit], SearchPlan]:
     """chunk_search, also saying how it ran. The plan is chosen per query because no single index
-    setting keeps recall up for every filter (shared/notes/pgvector-filtered-search.md):
+    setting keeps recall up for every filter (shared/notes/pgvector-filtered-search.md, bench/README.md):
 
-    - count the filtered rows, stopping at RETRIEVAL_EXACT_MAX_ROWS + 1 (cheap: the partial B-tree/GIN
-      indexes, and the LIMIT bounds it);
-    - up to that many: an exact scan of just those rows (a materialised subquery, so the planner
-      cannot pick the HNSW index): the true top k;
-    - more: HNSW with iterative scans (relaxed order, re-sorted) and a higher ef_search; should it
-      still return fewer than k, the exact scan runs instead.
+    - a filtered set of at most RETRIEVAL_EXACT_MAX_ROWS chunks is scanned exactly: the true top k.
+      Without tags the set is first counted, up to that limit, on the B-tree over game, model and
+      category (an index-only scan, no heap pages); with tags (which the B-tree cannot count) the
+      exact scan counts as it goes and stops once past the limit;
+    - a larger set goes through the half-precision HNSW index with iterative scans (relaxed order) and
+      RETRIEVAL_HNSW_EF_SEARCH, its RETRIEVAL_HNSW_CANDIDATES nearest re-ranked by the full-precision
+      distance; should that still return fewer than k, the exact scan runs instead.
     """
     started = time.perf_counter()
     k = settings.RETRIEVAL_TOP_K if k is None else k
@@ -145,7 +146,8 @@ def chunk_search_with_plan(
         "c.game_id = (SELECT id FROM knowledge_game WHERE slug = %(game)s)",
         "c.embedding_model = %(model)s",
     ]
-    params = {"game": game, "model": model_name, "k": k, "query": Vector(embedding).to_text()}
+    cap = settings.RETRIEVAL_EXACT_MAX_ROWS + 1
+    params = {"game": game, "model": model_name, "k": k, "query": Vector(embedding).to_text(), "cap": cap}
     if category:
         where.append("c.category = %(category)s")
         params["category"] = category
@@ -153,63 +155,114 @@ def chunk_search_with_plan(
         where.append("c.tags && %(tags)s::varchar(50)[]")
         params["tags"] = list(tags)
     where_sql = " AND ".join(where)
-    cap = settings.RETRIEVAL_EXACT_MAX_ROWS + 1
 
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk c WHERE {where_sql} LIMIT {cap:d}) AS filtered",  # noqa: S608
-            params,
-        )
-        filtered = cursor.fetchone()[0]
-        if filtered == 0:
-            return [], SearchPlan("empty", 0, _ms(started))
-        path = plan if plan != "auto" else ("exact" if filtered < cap else "hnsw")
-        if path == "hnsw":
-            rows = _hnsw(cursor, where_sql, params)
-            if len(rows) < min(k, filtered):
-                rows, path = _exact(cursor, where_sql, params), "hnsw+exact"
+        if plan == "exact":
+            rows, filtered = _exact_counted(cursor, where_sql, params, limited=False)
+            path = "exact"
         else:
-            rows = _exact(cursor, where_sql, params)
-    hits = [ChunkHit(*row) for row in sorted(rows, key=lambda row: (row[5], row[0]))]
-    return hits, SearchPlan(path, filtered, _ms(started))
+            rows, filtered, path = [], cap, "hnsw"
+            if plan == "auto" and tags:
+                rows, filtered = _exact_counted(cursor, where_sql, params, limited=True)
+                path = "exact"
+            elif plan == "auto":
+                filtered = _count(cursor, where_sql, params)
+                if 0 < filtered < cap:
+                    rows, path = _exact(cursor, where_sql, params), "exact"
+            if filtered >= cap:
+                rows, path = _hnsw(cursor, where_sql, params), "hnsw"
+                if len(rows) < k:  # iterative scans gave up (max_scan_tuples) before finding k
+                    rows, filtered = _exact_counted(cursor, where_sql, params, limited=False)
+                    path = "hnsw+exact"
+        if filtered == 0 or not rows:
+            return [], SearchPlan("empty", 0, _ms(started))
+    hits = [ChunkHit(*row[:9]) for row in sorted(rows, key=lambda row: (row[5], row[0]))]
+    return hits, SearchPlan(path, min(filtered, cap), _ms(started))
 
 
-_HIT_COLUMNS = """
-    SELECT c.id, c.document_id, d.title, d.source_url, c.text, hits.distance, c.position, c.start_time, d.updated_at
+# The hits with what the coach cites, and their cosine distance (computed for these k rows only).
+_HITS = """
+    SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.embedding <=> %(query)s::vector AS distance,
+           c.position, c.start_time, d.updated_at
     FROM hits JOIN knowledge_chunk c ON c.id = hits.id JOIN knowledge_document d ON d.id = c.document_id
 """
 
 
+def _count(cursor, where_sql: str, params: dict) -> int:
+    """The filtered rows, counted up to the exact-scan limit + 1."""
+    cursor.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk c WHERE {where_sql} LIMIT %(cap)s) AS filtered",  # noqa: S608
+        params,
+    )
+    return cursor.fetchone()[0]
+
+
+# The exact scan ranks by inner product (<#>, the negative dot product): every embedder stores unit
+# vectors (knowledge.embeddings), for which it orders as cosine distance does, at a third of the
+# arithmetic (pgvector's cosine sums two norms as well); ~0.36 of the ~0.55 us a filtered row costs
+# was the cosine. No index serves either operator (the ANN index is over halfvec), so the rows come
+# through the filter indexes.
+
+
 def _exact(cursor, where_sql: str, params: dict) -> list[tuple]:
-    # MATERIALIZED: the distances of just the filtered rows (found through the filter indexes) are
-    # computed and sorted; an ORDER BY over the CTE cannot be served by the HNSW index.
+    """The true top k of the filtered rows, in one pass (a top-k sort as the rows come)."""
     cursor.execute(
         f"""
-        WITH filtered AS MATERIALIZED (
-            SELECT c.id, c.embedding <=> %(query)s::vector AS distance FROM knowledge_chunk c WHERE {where_sql}
-        ), hits AS (SELECT id, distance FROM filtered ORDER BY distance, id LIMIT %(k)s)
-        {_HIT_COLUMNS}
+        WITH hits AS MATERIALIZED (
+            SELECT c.id FROM knowledge_chunk c
+            WHERE {where_sql} ORDER BY c.embedding <#> %(query)s::vector, c.id LIMIT %(k)s
+        )
+        {_HITS}
         """,  # noqa: S608 - where_sql is built from constants; values are parameters
         params,
     )
     return cursor.fetchall()
 
 
+def _exact_counted(cursor, where_sql: str, params: dict, *, limited: bool) -> tuple[list[tuple], int]:
+    """_exact that also counts the filtered rows; `limited`: stop after the exact-scan limit + 1 rows
+    (the top k is then meaningless and the caller goes to HNSW)."""
+    limit = "LIMIT %(cap)s" if limited else ""
+    cursor.execute(
+        f"""
+        WITH filtered AS MATERIALIZED (
+            SELECT c.id, c.embedding <#> %(query)s::vector AS negative_dot FROM knowledge_chunk c
+            WHERE {where_sql} {limit}
+        ), hits AS (SELECT id FROM filtered ORDER BY negative_dot, id LIMIT %(k)s)
+        SELECT *, (SELECT count(*) FROM filtered) FROM ({_HITS}) AS hits
+        """,  # noqa: S608 - where_sql is built from constants; values are parameters
+        params,
+    )
+    rows = cursor.fetchall()
+    return rows, (rows[0][9] if rows else 0)
+
+
 def _hnsw(cursor, where_sql: str, params: dict) -> list[tuple]:
+    """The top k of RETRIEVAL_HNSW_CANDIDATES rows found through the half-precision HNSW index
+    (iterative scans, so filtered rows keep coming), re-ranked by the full-precision distance."""
+    candidates = max(settings.RETRIEVAL_HNSW_CANDIDATES, params["k"])
+    halfvec = f"halfvec({settings.EMBEDDING_DIM:d})"  # the index's expression, to the letter
     with transaction.atomic():  # SET LOCAL lasts until this (sub)transaction's end
+        # enable_sort off: the plan is chosen here, by the set's size; the planner's guess (a sort of
+        # the filtered rows, for a set it takes to be small) would be an unbounded exact scan
         cursor.execute(
             "SELECT set_config('hnsw.ef_search', %s, true), set_config('hnsw.iterative_scan', 'relaxed_order', true),"
-            " set_config('hnsw.max_scan_tuples', %s, true)",
-            [str(max(settings.RETRIEVAL_HNSW_EF_SEARCH, params["k"])), str(settings.RETRIEVAL_HNSW_MAX_SCAN_TUPLES)],
+            " set_config('hnsw.max_scan_tuples', %s, true), set_config('enable_sort', 'off', true)",
+            [str(max(settings.RETRIEVAL_HNSW_EF_SEARCH, candidates)), str(settings.RETRIEVAL_HNSW_MAX_SCAN_TUPLES)],
         )
+        # the query is cast to vector first wherever it appears: PostgreSQL types a parameter by its
+        # first use, and a first ::halfvec would round the re-rank's query to half precision too
         cursor.execute(
             f"""
-            WITH hits AS MATERIALIZED (
-                SELECT c.id, c.embedding <=> %(query)s::vector AS distance FROM knowledge_chunk c
-                WHERE {where_sql} ORDER BY distance LIMIT %(k)s
+            WITH candidates AS MATERIALIZED (
+                SELECT c.id FROM knowledge_chunk c WHERE {where_sql}
+                ORDER BY c.embedding::{halfvec} <=> %(query)s::vector::{halfvec} LIMIT {candidates:d}
+            ), hits AS MATERIALIZED (
+                SELECT c.id FROM candidates JOIN knowledge_chunk c ON c.id = candidates.id
+                ORDER BY c.embedding <=> %(query)s::vector, c.id LIMIT %(k)s
             )
-            {_HIT_COLUMNS}
-            """,  # noqa: S608
+            {_HITS}
+            """,  # noqa: S608 - where_sql is built from constants, the rest are numbers; values are parameters
             params,
         )
         return cursor.fetchall()

@@ -4,7 +4,9 @@ import math
 import random
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from pgvector import Vector
 
 from knowledge import services
 from knowledge.embeddings import get_embedder
@@ -150,6 +152,50 @@ def test_a_large_filtered_set_goes_through_hnsw_with_iterative_scans(doc, settin
     assert [h.distance for h in hits] == sorted(h.distance for h in hits)
 
 
+def test_a_small_tagged_set_inside_a_large_category_is_searched_exactly(doc, settings):
+    # given a category larger than the exact-scan limit, and a tag only 8 of its chunks carry
+    settings.RETRIEVAL_EXACT_MAX_ROWS = 100
+    rng = random.Random(10)
+    dim = settings.EMBEDDING_DIM
+    centre, elsewhere = random_unit(rng, dim), random_unit(rng, dim)
+    add_chunks(doc("crowd"), [near(rng, centre) for _ in range(300)])
+    rare = doc("rare", tags=["rare"])
+    add_chunks(rare, [near(rng, elsewhere, spread=1.5) for _ in range(8)])
+    # when searching the tag from the crowd
+    hits, plan = chunk_search_with_plan(
+        game="elden-ring", embedding=centre, model_name=MODEL, category="boss", tags=["rare"]
+    )
+    # then the 8 are scanned exactly (HNSW walking from the crowd would miss them): the true top 5
+    assert plan.path == "exact" and plan.filtered_rows == 8
+    assert [h.chunk_id for h in hits] == exact_top(centre, list(Chunk.objects.filter(document=rare)), 5)
+
+
+def test_a_large_tagged_set_goes_through_hnsw(doc, settings):
+    settings.RETRIEVAL_EXACT_MAX_ROWS = 100
+    rng = random.Random(11)
+    centre = random_unit(rng, settings.EMBEDDING_DIM)
+    add_chunks(doc("tagged", tags=["meta"]), [near(rng, centre) for _ in range(300)])
+    hits, plan = chunk_search_with_plan(game="elden-ring", embedding=centre, model_name=MODEL, tags=["meta"])
+    assert plan.path == "hnsw" and plan.filtered_rows == 101
+    assert len(hits) == 5
+
+
+def test_hnsw_hits_carry_the_full_precision_distance(doc, settings):
+    # the index holds half-precision copies; what the coach sees is re-ranked at full precision
+    settings.RETRIEVAL_EXACT_MAX_ROWS = 0
+    rng = random.Random(12)
+    centre, _ = _clustered_corpus(doc, settings, rng)
+    hits, plan = chunk_search_with_plan(game="elden-ring", embedding=centre, model_name=MODEL, category="boss")
+    assert plan.path == "hnsw"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id, embedding <=> %s::vector FROM knowledge_chunk WHERE id = ANY(%s)",
+            [Vector(centre).to_text(), [h.chunk_id for h in hits]],
+        )
+        full_precision = dict(cursor.fetchall())
+    assert len(hits) == 5 and {h.chunk_id: h.distance for h in hits} == full_precision
+
+
 def test_the_embedding_column_has_exactly_one_ann_index_hnsw_cosine_over_searchable_rows():
     # two ANN indexes on one column mislead the planner (shared/notes/pgvector-filtered-search.md)
     with connection.cursor() as cursor:
@@ -159,8 +205,27 @@ def test_the_embedding_column_has_exactly_one_ann_index_hnsw_cosine_over_searcha
         )
         definitions = [row[0] for row in cursor.fetchall()]
     assert len(definitions) == 1
-    assert "USING hnsw (embedding vector_cosine_ops)" in definitions[0]
+    assert "USING hnsw (((embedding)::halfvec(384)) halfvec_cosine_ops)" in definitions[0]
     assert "WHERE searchable" in definitions[0]
+
+
+def test_the_hnsw_path_is_served_by_the_index(doc, settings):
+    # given the HNSW path's query as the selector sends it
+    settings.RETRIEVAL_EXACT_MAX_ROWS = 0
+    rng = random.Random(13)
+    centre, _ = _clustered_corpus(doc, settings, rng)
+    with CaptureQueriesContext(connection) as captured:
+        chunk_search_with_plan(game="elden-ring", embedding=centre, model_name=MODEL, category="boss")
+    (search_sql,) = [q["sql"] for q in captured.captured_queries if "halfvec" in q["sql"]]
+    # when PostgreSQL plans it with every other way of ordering the rows priced out
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + search_sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # then it walks the HNSW index (an expression that drifted from the index's would sort instead)
+    assert "chunk_embedding_halfvec_hnsw" in plan
 
 
 def test_never_fewer_than_k_when_hnsw_gives_up_early(doc, settings):
