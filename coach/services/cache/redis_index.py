@@ -78,13 +78,17 @@ def is_missing_index(exc: Exception) -> bool:
 
 
 def create_index_args() -> list:
+    """The index. HNSW with EF_CONSTRUCTION 64, not RediSearch's 200: every answered miss is inserted,
+    and with 200 an insert cost Valkey ~4 ms of CPU per question once a few thousand answers were
+    cached (bench/README.md); the cache is read with a distance threshold, which the smaller graph
+    keeps meeting. An index made before keeps its parameters until FT.DROPINDEX (entries stay)."""
     return [
         "FT.CREATE", index_name(), "ON", "HASH", "PREFIX", "1", key_prefix(), "SCHEMA",
         "game", "TAG", "category", "TAG", "language", "TAG", "model", "TAG", "filters", "TAG",
         "documents", "TAG", "SEPARATOR", ",", "answers", "TAG", "SEPARATOR", ",",
         "expires", "NUMERIC",
-        "embedding", "VECTOR", "HNSW", "6", "TYPE", "FLOAT32", "DIM", str(settings.EMBEDDING_DIM),
-        "DISTANCE_METRIC", "COSINE",
+        "embedding", "VECTOR", "HNSW", "10", "TYPE", "FLOAT32", "DIM", str(settings.EMBEDDING_DIM),
+        "DISTANCE_METRIC", "COSINE", "M", "16", "EF_CONSTRUCTION", "64",
     ]  # fmt: skip
 
 
