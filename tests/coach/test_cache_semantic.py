@@ -107,6 +107,19 @@ def test_entries_are_scoped_by_game_category_language_and_tags(backend, glossary
     assert lookup("how to dodge the waterfowl dance", tags=["patch-1.10"]) is not None
 
 
+def test_a_rare_scope_is_found_among_many_nearer_entries_of_other_scopes(backend, glossary):
+    # the KNN walks the graph and filters as it goes: a scope with 1 entry in 300 must still be found,
+    # though 299 entries of another game sit nearer to the question
+    for n in range(299):
+        store(f"Yasuo combo number {n}?", game="lol", embedding=vector(0.01 * (n % 5), axis=2 + n % 50),
+              answer_id=f"lol-{n}")  # fmt: skip
+    entry_id = store(embedding=vector(0.1, axis=300))
+
+    hit = lookup(embedding=vector(0.02, axis=300))
+
+    assert hit is not None and hit.entry_id == entry_id
+
+
 def test_vectors_from_another_embedding_model_are_never_compared(backend, glossary):
     store(model_name="offline-hash-ngram-v1")
     assert lookup(model_name="text-embedding-3-small") is None
