@@ -179,7 +179,7 @@ def run_index(pairs, vectors, terms, embedder) -> dict:
             game=asked["game"], category=asked["category"], question=asked["question"], model_name=embedder.model_name
         )
         started = time.perf_counter()
-        candidates = redis_index.knn(scope=scope, embedding=vectors[asked["question"]], k=5)
+        candidates = redis_index.knn(scope=scope, embedding=vectors[asked["question"]], k=5, within=max(THRESHOLDS))
         timings.append((time.perf_counter() - started) * 1000)
         answerable = asked["intent"] in intents_in_scope[(asked["game"], asked["category"], _lang(asked))]
         queries.append((asked, answerable, candidates, pair["kind"], pair["split"]))

@@ -249,3 +249,26 @@ def test_off_setting_disables_the_semantic_cache(glossary):
         assert store() is None
         assert lookup() is None
         assert semantic_cache_evict_document(document_id=7) == 0
+
+
+def _searches() -> int:
+    from coach.services.cache.clients import redis_sync
+
+    return int(redis_sync().info("commandstats").get("cmdstat_FT.SEARCH", {}).get("calls", 0))
+
+
+def test_a_lookup_reads_the_scopes_entries_only_when_the_nearest_ones_cannot_tell(glossary, settings):
+    # Valkey answers the filtered query by measuring every entry in scope, so a lookup first asks
+    # for the nearest entries of the whole index; most questions are settled by that alone
+    settings.SEMANTIC_CACHE_BACKEND, settings.SEMANTIC_CACHE_MAX_DISTANCE = "redis", 0.14
+    store()  # boss category, distance 0 from axis 0
+    searches = _searches()
+
+    far = lookup(embedding=vector(0.5, axis=7))  # nothing within reach: a miss, one query
+    near = lookup()  # the nearest entries are all in scope: a hit, one query
+    after_two = _searches()
+    elsewhere = lookup(category="build")  # an entry of another scope within reach: the filtered query too
+
+    assert far is None and near is not None and elsewhere is None
+    assert after_two - searches == 2
+    assert _searches() - after_two == 2

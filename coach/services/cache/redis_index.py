@@ -111,40 +111,77 @@ def store_mapping(*, scope: Scope, question: str, embedding: list[float], payloa
     return entry_id, mapping
 
 
-def knn_args(*, scope: Scope, embedding: list[float], k: int) -> list:
-    filters = (
-        f"@game:{{{_tag(scope.game)}}} @category:{{{_tag(scope.category)}}} @language:{{{_tag(scope.language)}}} "
-        f"@model:{{{_tag(scope.model_name)}}} @filters:{{{_tag(scope.filters)}}} @expires:[({time.time():.3f} +inf]"
-    )
-    query = f"({filters})=>[KNN {k} @embedding $vec AS distance]"
+_RETURNED = ("question", "payload", "documents", "answers", "distance")
+_SCOPE_FIELDS = ("game", "category", "language", "model", "filters", "expires")
+
+
+def knn_args(*, scope: Scope | None, embedding: list[float], k: int) -> list:
+    """The k nearest entries in scope; scope None: the k nearest of the whole index, with their scope."""
+    if scope is None:
+        query, returned = f"*=>[KNN {k} @embedding $vec AS distance]", (*_RETURNED, *_SCOPE_FIELDS)
+    else:
+        filters = (
+            f"@game:{{{_tag(scope.game)}}} @category:{{{_tag(scope.category)}}} "
+            f"@language:{{{_tag(scope.language)}}} @model:{{{_tag(scope.model_name)}}} "
+            f"@filters:{{{_tag(scope.filters)}}} @expires:[({time.time():.3f} +inf]"
+        )
+        query, returned = f"({filters})=>[KNN {k} @embedding $vec AS distance]", _RETURNED
     return [
         "FT.SEARCH", index_name(), query, "PARAMS", "2", "vec", vector_bytes(embedding),
-        "SORTBY", "distance", "ASC", "RETURN", "5", "question", "payload", "documents", "answers", "distance",
-        "LIMIT", "0", str(k), "DIALECT", "2",
+        "SORTBY", "distance", "ASC", "RETURN", str(len(returned)), *returned, "LIMIT", "0", str(k), "DIALECT", "2",
     ]  # fmt: skip
 
 
-def parse_candidates(reply: list) -> list[Candidate]:
-    """FT.SEARCH's RESP2 reply [total, key, [field, value, ...], ...] as candidates, nearest first."""
-    candidates = []
-    prefix = key_prefix()
+def _rows(reply: list) -> list[tuple[str, dict]]:
+    """FT.SEARCH's RESP2 reply [total, key, [field, value, ...], ...] as (key, fields), nearest first."""
+    rows = []
     for i in range(1, len(reply), 2):
-        key = reply[i].decode()
         fields = reply[i + 1]
         values = {fields[j].decode(): fields[j + 1].decode() for j in range(0, len(fields), 2)}
-        if "payload" not in values:  # reclaimed between the index read and the load
-            continue
-        candidates.append(
-            Candidate(
-                entry_id=key.removeprefix(prefix),
-                question=values.get("question", ""),
-                distance=float(values["distance"]),
-                payload=json.loads(values["payload"]),
-                document_ids=tuple(filter(None, values.get("documents", "").split(","))),
-                answer_ids=tuple(filter(None, values.get("answers", "").split(","))),
-            )
-        )
-    return candidates
+        if "payload" in values:  # else reclaimed between the index read and the load
+            rows.append((reply[i].decode(), values))
+    return rows
+
+
+def _in_scope(values: dict, scope: Scope, now: float) -> bool:
+    stored = {"game": scope.game, "category": scope.category or NONE, "language": scope.language,
+              "model": scope.model_name, "filters": scope.filters or NONE}  # fmt: skip
+    return all(values.get(name) == value for name, value in stored.items()) and float(values["expires"]) > now
+
+
+def nearest_in_scope(reply: list, *, scope: Scope, k: int, within: float) -> list[Candidate] | None:
+    """The unfiltered query's answer for this scope, or None when only the filtered query can tell.
+
+    It can tell when every entry within `within` of the question is among the k it returned and all
+    of them are in scope: then those are the candidates (none at all: a miss, the usual answer). An
+    entry of another scope within reach could hide an in-scope one beyond the k, so then it cannot.
+    """
+    rows, returned = _rows(reply), (len(reply) - 1) // 2
+    near = [(key, values) for key, values in rows if float(values["distance"]) <= within]
+    if not near:
+        return []
+    if returned >= k and (len(rows) < returned or float(rows[-1][1]["distance"]) <= within):
+        return None  # more entries within reach than were read
+    now = time.time()
+    if not all(_in_scope(values, scope, now) for _, values in near):
+        return None
+    return [_candidate(key, values) for key, values in near]
+
+
+def parse_candidates(reply: list) -> list[Candidate]:
+    """FT.SEARCH's reply as candidates, nearest first."""
+    return [_candidate(key, values) for key, values in _rows(reply)]
+
+
+def _candidate(key: str, values: dict) -> Candidate:
+    return Candidate(
+        entry_id=key.removeprefix(key_prefix()),
+        question=values.get("question", ""),
+        distance=float(values["distance"]),
+        payload=json.loads(values["payload"]),
+        document_ids=tuple(filter(None, values.get("documents", "").split(","))),
+        answer_ids=tuple(filter(None, values.get("answers", "").split(","))),
+    )
 
 
 def ids_query_args(field: str, value: str) -> list:
@@ -187,10 +224,20 @@ def store(*, ttl: float, **fields) -> str:
     return entry_id
 
 
-def knn(*, scope: Scope, embedding: list[float], k: int) -> list[Candidate]:
+def knn(*, scope: Scope, embedding: list[float], k: int, within: float) -> list[Candidate]:
+    """The nearest entries in scope, for a lookup that keeps only those within `within`.
+
+    First the k nearest of the whole index (a graph walk: ~0.07 ms of Valkey at 10,000 entries), then,
+    only when that cannot tell (nearest_in_scope), the filtered query, which RediSearch answers by
+    computing the distance to every entry in scope (1.8 ms at 10,000; bench/README.md).
+    """
     client = redis_sync()
     try:
-        return parse_candidates(client.execute_command(*knn_args(scope=scope, embedding=embedding, k=k)))
+        reply = client.execute_command(*knn_args(scope=None, embedding=embedding, k=k))
+        found = nearest_in_scope(reply, scope=scope, k=k, within=within)
+        if found is None:
+            found = parse_candidates(client.execute_command(*knn_args(scope=scope, embedding=embedding, k=k)))
+        return found
     except Exception as exc:
         if not is_missing_index(exc):
             raise
@@ -255,10 +302,15 @@ async def astore(*, ttl: float, **fields) -> str:
     return entry_id
 
 
-async def aknn(*, scope: Scope, embedding: list[float], k: int) -> list[Candidate]:
+async def aknn(*, scope: Scope, embedding: list[float], k: int, within: float) -> list[Candidate]:
     client = redis_async()
     try:
-        return parse_candidates(await client.execute_command(*knn_args(scope=scope, embedding=embedding, k=k)))
+        reply = await client.execute_command(*knn_args(scope=None, embedding=embedding, k=k))
+        found = nearest_in_scope(reply, scope=scope, k=k, within=within)
+        if found is None:
+            reply = await client.execute_command(*knn_args(scope=scope, embedding=embedding, k=k))
+            found = parse_candidates(reply)
+        return found
     except Exception as exc:
         if not is_missing_index(exc):
             raise

@@ -182,6 +182,10 @@ def _failed(backend: str, what: str, exc: Exception) -> None:
         logger.error("coach cache: %s failed on pgvector (%s: %s)", what, type(exc).__name__, exc)
 
 
+def _max_distance() -> float:
+    return settings.SEMANTIC_CACHE_MAX_DISTANCE
+
+
 def semantic_cache_lookup(
     *,
     game: str,
@@ -198,8 +202,10 @@ def semantic_cache_lookup(
     scope = semantic_scope(game=game, question=question, model_name=model_name, category=category, tags=tags)
     k = settings.SEMANTIC_CACHE_CANDIDATES
     try:
-        index = redis_index if backend == "redis" else pg_index
-        candidates = index.knn(scope=scope, embedding=embedding, k=k)
+        if backend == "redis":
+            candidates = redis_index.knn(scope=scope, embedding=embedding, k=k, within=_max_distance())
+        else:
+            candidates = pg_index.knn(scope=scope, embedding=embedding, k=k)
         if not candidates:
             return None
         terms = _glossary(game)
@@ -207,8 +213,7 @@ def semantic_cache_lookup(
         _failed(backend, "semantic lookup", exc)
         return None
     return _hit(semantic_hit_choose(question=question, candidates=candidates, terms=terms,
-                                    max_distance=settings.SEMANTIC_CACHE_MAX_DISTANCE,
-                                    guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
+                                    max_distance=_max_distance(), guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
 
 
 async def asemantic_cache_lookup(
@@ -228,7 +233,7 @@ async def asemantic_cache_lookup(
     k = settings.SEMANTIC_CACHE_CANDIDATES
     try:
         if backend == "redis":
-            candidates = await redis_index.aknn(scope=scope, embedding=embedding, k=k)
+            candidates = await redis_index.aknn(scope=scope, embedding=embedding, k=k, within=_max_distance())
         else:
             candidates = await sync_to_async(pg_index.knn)(scope=scope, embedding=embedding, k=k)
         if not candidates:
@@ -238,8 +243,7 @@ async def asemantic_cache_lookup(
         _failed(backend, "semantic lookup", exc)
         return None
     return _hit(semantic_hit_choose(question=question, candidates=candidates, terms=terms,
-                                    max_distance=settings.SEMANTIC_CACHE_MAX_DISTANCE,
-                                    guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
+                                    max_distance=_max_distance(), guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
 
 
 # --- store --------------------------------------------------------------------------------------
