@@ -272,3 +272,16 @@ def test_a_lookup_reads_the_scopes_entries_only_when_the_nearest_ones_cannot_tel
     assert far is None and near is not None and elsewhere is None
     assert after_two - searches == 2
     assert _searches() - after_two == 2
+
+
+def test_many_entries_of_the_scope_within_reach_still_take_one_query(glossary, settings):
+    # questions that differ by a number sit close together; the nearest of them are the scope's own
+    settings.SEMANTIC_CACHE_BACKEND, settings.SEMANTIC_CACHE_MAX_DISTANCE = "redis", 0.14
+    for n in range(3 * settings.SEMANTIC_CACHE_CANDIDATES):
+        store(f"How do I reach level {n + 10} fast?", embedding=vector(0.001 * n, axis=2 + n), answer_id=f"l-{n}")
+    searches = _searches()
+
+    hit = lookup("How do I reach level 12 fast?", embedding=vector(0.0005))
+
+    assert hit is not None and hit.question == "How do I reach level 12 fast?"
+    assert _searches() - searches == 1

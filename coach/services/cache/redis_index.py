@@ -152,20 +152,20 @@ def _in_scope(values: dict, scope: Scope, now: float) -> bool:
 def nearest_in_scope(reply: list, *, scope: Scope, k: int, within: float) -> list[Candidate] | None:
     """The unfiltered query's answer for this scope, or None when only the filtered query can tell.
 
-    It can tell when every entry within `within` of the question is among the k it returned and all
-    of them are in scope: then those are the candidates (none at all: a miss, the usual answer). An
-    entry of another scope within reach could hide an in-scope one beyond the k, so then it cannot.
+    When none of the k nearest entries is within `within`, nothing in scope is (a miss, the usual
+    answer). When those within it are all in scope, they are what the filtered query would return
+    within it: an in-scope entry missing from the k would be farther than all of them. Only an entry
+    of another scope within reach (which could hide an in-scope one beyond the k), or an entry
+    reclaimed while it was read, needs the filtered query.
     """
-    rows, returned = _rows(reply), (len(reply) - 1) // 2
+    rows = _rows(reply)
+    if len(rows) < (len(reply) - 1) // 2:
+        return None
     near = [(key, values) for key, values in rows if float(values["distance"]) <= within]
-    if not near:
-        return []
-    if returned >= k and (len(rows) < returned or float(rows[-1][1]["distance"]) <= within):
-        return None  # more entries within reach than were read
     now = time.time()
     if not all(_in_scope(values, scope, now) for _, values in near):
         return None
-    return [_candidate(key, values) for key, values in near]
+    return [_candidate(key, values) for key, values in near[:k]]
 
 
 def parse_candidates(reply: list) -> list[Candidate]:
