@@ -83,10 +83,10 @@ def create_index_args() -> list:
     read with a distance threshold, which the smaller graph keeps meeting (bench/semantic_cache.py,
     same hit and wrong-hit rates). An index made before keeps its parameters until FT.DROPINDEX.
 
-    The lookup's cost grows with the entries in its scope: RediSearch answers this filtered KNN by
-    brute force (ADHOC_BF), 0.4 ms at 2,000 entries and 1.8 ms at 10,000. HYBRID_POLICY BATCHES
-    would be 0.13 ms there but loses a rare scope's entries behind nearer ones of other scopes (a
-    test in tests/coach/test_cache_semantic.py), so it is not used."""
+    A filtered KNN query is answered by brute force over the entries in scope (ADHOC_BF: 0.4 ms at
+    2,000 entries, 1.9 ms at 10,000); HYBRID_POLICY BATCHES would be 0.13 ms but loses a rare
+    scope's entries behind nearer ones of other scopes (a test in tests/coach/test_cache_semantic.py).
+    So knn() walks the graph without the filter first and filters only when it has to."""
     return [
         "FT.CREATE", index_name(), "ON", "HASH", "PREFIX", "1", key_prefix(), "SCHEMA",
         "game", "TAG", "category", "TAG", "language", "TAG", "model", "TAG", "filters", "TAG",
