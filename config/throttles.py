@@ -154,6 +154,11 @@ def _script_args(windows: list[Window]) -> dict:
     return {"keys": [f"throttle:{key}" for key, _, _ in windows], "args": [*args, uuid.uuid4().hex]}
 
 
+def _wait_seconds(allowed, wait_ms) -> float:
+    """The script's {allowed, wait_ms} as throttle_hits answers: 0, or the seconds to wait."""
+    return 0.0 if allowed else max(int(wait_ms), 1) / 1000
+
+
 def _redis_up(url: str) -> bool:
     return _down_until.get(url, 0.0) <= time.monotonic()
 
@@ -172,8 +177,7 @@ def throttle_hits(windows: list[Window]) -> float:
     if _redis_up(url):
         try:
             _, script = _client()
-            allowed, wait_ms = script(**_script_args(windows))
-            return 0.0 if allowed else max(int(wait_ms), 1) / 1000
+            return _wait_seconds(*script(**_script_args(windows)))
         except _REDIS_FAILED as exc:
             _redis_down(url, exc)
     return memory_windows.hit(windows)
@@ -186,8 +190,7 @@ async def athrottle_hits(windows: list[Window]) -> float:
     url = _redis_url()
     if _redis_up(url):
         try:
-            allowed, wait_ms = await _async_script(url)(**_script_args(windows))
-            return 0.0 if allowed else max(int(wait_ms), 1) / 1000
+            return _wait_seconds(*await _async_script(url)(**_script_args(windows)))
         except _REDIS_FAILED as exc:
             _redis_down(url, exc)
     return memory_windows.hit(windows)

@@ -37,14 +37,14 @@ async def agame_get(*, slug: str) -> Game:
     """The game with this slug, else 400 unknown_game (as knowledge.selectors.game_get)."""
     global _snapshot
     if not isinstance(slug, str):
-        raise UnknownGame(f"No game '{slug}'.", details={"game": slug})
+        raise UnknownGame.for_slug(slug)
     game = _fresh(slug)
     if game is None:
         games = await sync_to_async(_games_load)()
         _snapshot = (time.monotonic(), games)
         game = games.get(slug)
     if game is None:
-        raise UnknownGame(f"No game '{slug}'.", details={"game": slug})
+        raise UnknownGame.for_slug(slug)
     return game
 
 

@@ -23,6 +23,10 @@ class UnknownGame(ApplicationError):
     code = "unknown_game"
     message = "No such game."
 
+    @classmethod
+    def for_slug(cls, slug) -> UnknownGame:
+        return cls(f"No game '{slug}'.", details={"game": slug})
+
 
 @dataclass(frozen=True)
 class ChunkHit:
@@ -49,7 +53,7 @@ class SearchPlan:
 def game_get(*, slug: str) -> Game:
     game = Game.objects.filter(slug=slug).first() if isinstance(slug, str) else None
     if game is None:
-        raise UnknownGame(f"No game '{slug}'.", details={"game": slug})
+        raise UnknownGame.for_slug(slug)
     return game
 
 

@@ -97,13 +97,17 @@ def create_index_args() -> list:
     ]  # fmt: skip
 
 
+def _scope_fields(scope: Scope) -> dict[str, str]:
+    """A scope as an entry stores it (its TAG fields)."""
+    return {"game": scope.game, "category": scope.category or NONE, "language": scope.language,
+            "model": scope.model_name, "filters": scope.filters or NONE}  # fmt: skip
+
+
 def store_mapping(*, scope: Scope, question: str, embedding: list[float], payload: dict,
                   document_ids: list[str], answer_ids: list[str], ttl: float) -> tuple[str, dict]:  # fmt: skip
     entry_id = uuid.uuid4().hex
     mapping = {
-        "game": scope.game, "category": scope.category or NONE, "language": scope.language,
-        "model": scope.model_name, "filters": scope.filters or NONE,
-        "documents": ",".join(document_ids), "answers": ",".join(answer_ids),
+        **_scope_fields(scope), "documents": ",".join(document_ids), "answers": ",".join(answer_ids),
         "expires": f"{time.time() + ttl:.3f}", "question": question,
         "payload": json.dumps(payload, ensure_ascii=False, default=str),
         "embedding": vector_bytes(embedding),
@@ -144,10 +148,8 @@ def _rows(reply: list) -> list[tuple[str, dict]]:
 
 
 def _in_scope(values: dict, scope: Scope, now: float) -> bool:
-    stored = {"game": scope.game, "category": scope.category or NONE, "language": scope.language,
-              "model": scope.model_name, "filters": scope.filters or NONE}  # fmt: skip
     expires = float(values.get("expires") or 0)
-    return all(values.get(name) == value for name, value in stored.items()) and expires > now
+    return all(values.get(name) == value for name, value in _scope_fields(scope).items()) and expires > now
 
 
 def nearest_in_scope(reply: list, *, scope: Scope, k: int, within: float) -> list[Candidate] | None:
