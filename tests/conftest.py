@@ -7,6 +7,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from tests.factories import UserFactory
 from tests.servers.asgi import AsgiServer
+from tests.servers.openai_server import OpenAIServer
 
 
 @pytest.fixture(autouse=True)
@@ -14,6 +15,21 @@ def _clean_redis():
     """Each test starts with an empty Redis (caches, throttles, indexes' documents)."""
     cache.clear()
     yield
+
+
+@pytest.fixture
+def openai_server(settings):
+    """The real openai SDK pointed at an OpenAI-compatible server on loopback; short backoff waits.
+    (tests/knowledge has its own: one that checks the key, with the SDK's retries off.)"""
+    from coach.services import llm
+
+    with OpenAIServer() as server:
+        settings.OPENAI_API_KEY = "sk-test-key"
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.LLM_BACKOFF_SECONDS = 0.01
+        server.answer = "Roll through Waterfowl Dance toward her, then punish. [1]"
+        yield server
+    llm._retired.clear()
 
 
 @pytest.fixture

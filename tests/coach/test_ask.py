@@ -7,11 +7,10 @@ import pytest
 
 from billing.models import UsageCounter
 from coach.models import QuestionLog
-from coach.services import llm
 from knowledge.demo.loader import demo_load
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
-from tests.servers.openai_server import OpenAIServer, ServerError
+from tests.servers.openai_server import ServerError
 
 pytestmark = pytest.mark.django_db
 ASK = "/api/coach/ask"
@@ -21,17 +20,6 @@ MALENIA = "말레니아 2페이즈 어떻게 피해요?"
 @pytest.fixture
 def demo(db):
     demo_load()
-
-
-@pytest.fixture
-def openai_server(settings):
-    with OpenAIServer() as server:
-        settings.OPENAI_API_KEY = "sk-test-key"
-        settings.OPENAI_BASE_URL = server.base_url
-        settings.LLM_BACKOFF_SECONDS = 0.01
-        server.answer = "Roll through Waterfowl Dance toward her, then punish. [1]"
-        yield server
-    llm._retired.clear()
 
 
 def _ask(client, question=MALENIA, game="elden-ring", **extra):

@@ -10,12 +10,10 @@ from django.db import connection
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from billing.models import Subscription
-from coach.services import llm
 from config import throttles
 from knowledge.demo.loader import demo_load
 from tests.embedded import embedded_servers, embedded_start, embedded_stop
 from tests.factories import UserFactory
-from tests.servers.openai_server import OpenAIServer
 
 ASK = "/api/coach/ask"
 MALENIA = "말레니아 2페이즈 어떻게 피해요?"
@@ -68,18 +66,6 @@ def _fresh_rate_limit_state():
     yield
     throttles.memory_windows.clear()
     throttles._down_until.clear()
-
-
-@pytest.fixture
-def openai_server(settings):
-    """The real openai SDK pointed at an OpenAI-compatible server on loopback; short backoff waits."""
-    with OpenAIServer() as server:
-        settings.OPENAI_API_KEY = "sk-test-reliability-0123456789"
-        settings.OPENAI_BASE_URL = server.base_url
-        settings.LLM_BACKOFF_SECONDS = 0.01
-        server.answer = "Roll through Waterfowl Dance toward her, then punish. [1]"
-        yield server
-    llm._retired.clear()
 
 
 class Outage:
