@@ -13,6 +13,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from billing.models import CallRecord
 from coach.models import Conversation, Feedback, QuestionLog
+from tests.conftest import bearer_client
 from tests.reliability.conftest import ASK, bearer, is_error_shape, player
 
 pytestmark = pytest.mark.django_db
@@ -102,8 +103,7 @@ def test_a_deleted_players_tokens_stop_working_on_every_endpoint_at_once(demo):
 
 # --- other players' answers ----------------------------------------------------------------------
 def _as(user) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=bearer(user)["Authorization"])
+    client = bearer_client(user)
     return client
 
 

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from billing.models import CallRecord
 from coach.models import QuestionLog
+from tests.conftest import bearer_client
 from tests.reliability.conftest import ASK, bearer, is_error_shape, player
 
 LIMIT = 4096
@@ -25,8 +26,7 @@ def _big_question() -> bytes:
 @pytest.mark.django_db
 def test_an_oversized_ask_is_413_before_parsing_and_costs_nothing(small_limit):
     user = player()
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=bearer(user)["Authorization"])
+    client = bearer_client(user)
 
     too_big = client.post(ASK, data=_big_question(), content_type="application/json")
     not_even_json = client.post(ASK, data=b"{" * (LIMIT + 1), content_type="application/json")

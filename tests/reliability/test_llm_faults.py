@@ -9,11 +9,11 @@ import json
 
 import httpx
 import pytest
-from rest_framework.test import APIClient
 
 from billing.models import CallRecord, UsageCounter
 from coach.models import QuestionLog
 from knowledge.demo.loader import demo_load
+from tests.conftest import bearer_client
 from tests.reliability.conftest import ASK, bearer, is_error_shape, player, wait_until
 from tests.servers.openai_server import (
     EMBEDDINGS_PATH,
@@ -60,8 +60,7 @@ def test_each_llm_fault_is_a_clean_error_the_call_comes_back_and_the_log_says_wh
     settings.OPENAI_TIMEOUT_SECONDS = 0.3
     demo_load()
     user = player()
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=bearer(user)["Authorization"])
+    client = bearer_client(user)
     openai_server.enqueue(*behaviours)
 
     # when the player asks
@@ -100,8 +99,7 @@ def test_the_embedding_provider_failing_at_ask_time_is_a_clean_error_too(openai_
     settings.EMBEDDING_TIMEOUT_SECONDS = 0.3
     demo_load()
     user = player()
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=bearer(user)["Authorization"])
+    client = bearer_client(user)
     openai_server.enqueue(failure, path=EMBEDDINGS_PATH)
 
     response = client.post(ASK, {"game": "elden-ring", "question": QUESTION}, format="json")
@@ -118,8 +116,7 @@ def test_the_embedding_provider_failing_at_ask_time_is_a_clean_error_too(openai_
 def test_a_429_then_a_500_then_an_answer_costs_exactly_one_call(openai_server):
     demo_load()
     user = player()
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=bearer(user)["Authorization"])
+    client = bearer_client(user)
     openai_server.enqueue(RateLimited(retry_after_ms=50), ServerError(), Reply())
 
     response = client.post(ASK, {"game": "elden-ring", "question": QUESTION}, format="json")

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from rest_framework.test import APIClient
 
 from knowledge import services
 from knowledge.demo.loader import demo_load
 from knowledge.models import Document, Game
-from tests.reliability.conftest import ASK, bearer, player
+from tests.conftest import bearer_client
+from tests.reliability.conftest import ASK, player
 
 pytestmark = pytest.mark.django_db
 CANARY = "GC-CANARY-7f3a9c1e"
@@ -63,8 +63,7 @@ def poisoned_guide(demo):
 
 
 def _ask(user, question, **extra):
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=bearer(user)["Authorization"])
+    client = bearer_client(user)
     return client.post(ASK, {"game": "elden-ring", "question": question, **extra}, format="json")
 
 
