@@ -1,6 +1,7 @@
 """Billing endpoints: the RevenueCat webhook, the player's plan and usage, and a subscription refresh."""
 
 import hmac
+import logging
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
@@ -14,6 +15,8 @@ from billing.errors import RevenueCatUnavailable, WebhookNotConfigured, WebhookU
 from billing.selectors import usage_summary
 from billing.services import subscription_sync, webhook_event_receive
 from config.errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
 
 _ERROR = inline_serializer(
     "BillingError",
@@ -91,6 +94,8 @@ class RevenueCatWebhookApi(APIView):
     def post(self, request):
         expected = settings.REVENUECAT_WEBHOOK_AUTH
         if not expected:
+            # Never accept a delivery unauthenticated: anyone could post purchases. `check --deploy` says so too (E004).
+            logger.warning("RevenueCat webhook refused: REVENUECAT_WEBHOOK_AUTH is not set")
             raise WebhookNotConfigured()
         given = request.META.get("HTTP_AUTHORIZATION", "")
         if not hmac.compare_digest(given.encode(), expected.encode()):

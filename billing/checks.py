@@ -1,4 +1,4 @@
-"""System checks: the plan table and the RevenueCat plan mappings are valid; /readyz says if RevenueCat is set up."""
+"""System checks: the plan table and RevenueCat mappings are valid, a deploy has RevenueCat's secrets; /readyz too."""
 
 from django.conf import settings
 from django.core.checks import Error, register
@@ -24,8 +24,35 @@ def plans_are_valid(app_configs, **kwargs):
     return errors
 
 
+@register(deploy=True)
+def revenuecat_is_configured(app_configs, **kwargs):
+    # Settings stay importable without the secrets (development, the benchmark); a deploy is told here instead.
+    if settings.DEBUG:
+        return []
+    errors = []
+    if not settings.REVENUECAT_WEBHOOK_AUTH:
+        errors.append(
+            Error(
+                "REVENUECAT_WEBHOOK_AUTH is empty: the webhook refuses every delivery (503 webhook_not_configured), "
+                "so purchases, renewals and expirations never reach the server.",
+                hint="Set it to the exact Authorization header value configured on RevenueCat's webhook.",
+                id="billing.E004",
+            )
+        )
+    if not settings.REVENUECAT_API_KEY:
+        errors.append(
+            Error(
+                "REVENUECAT_API_KEY is empty: webhook events are stored but stay pending, and POST /billing/refresh "
+                "answers 503, so no plan changes.",
+                hint="Set it to a secret RevenueCat REST API v1 key (sk_...).",
+                id="billing.E005",
+            )
+        )
+    return errors
+
+
 @readiness_extra
 def revenuecat_readiness() -> dict:
-    # RevenueCat is optional (the webhook answers 503 without it); this says which way a deploy is.
+    # Without RevenueCat the webhook answers 503 and plans never change; this says which way a deploy is.
     configured = bool(settings.REVENUECAT_WEBHOOK_AUTH and settings.REVENUECAT_API_KEY)
     return {"revenuecat": "configured" if configured else "not_configured"}

@@ -19,6 +19,9 @@ PRODUCTION_ENV = {
     "DJANGO_ALLOWED_HOSTS": "api.example.com",
     # Without it Google sign-in cannot work, and `check --deploy` says so (accounts.W001).
     "GOOGLE_CLIENT_IDS": "1-ios.apps.googleusercontent.com,1-web.apps.googleusercontent.com",
+    # Without them no purchase reaches a plan, and `check --deploy` says so (billing.E004, E005).
+    "REVENUECAT_WEBHOOK_AUTH": "Bearer a-long-random-webhook-secret",
+    "REVENUECAT_API_KEY": "sk_test_key",
 }
 
 

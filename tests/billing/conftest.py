@@ -8,7 +8,7 @@ import pytest
 from billing.errors import RevenueCatUnavailable
 from billing.models import WebhookEvent
 from billing.services import webhook_event_process
-from tests.servers.revenuecat import RevenueCatServer
+from tests.servers.revenuecat import revenuecat_configured
 
 WEBHOOK_URL = "/billing/revenuecat/webhook"
 WEBHOOK_AUTH = "Bearer rc-webhook-secret-0123456789"
@@ -16,13 +16,8 @@ WEBHOOK_AUTH = "Bearer rc-webhook-secret-0123456789"
 
 @pytest.fixture
 def revenuecat(settings):
-    server = RevenueCatServer().start()
-    settings.REVENUECAT_API_BASE_URL = server.url
-    settings.REVENUECAT_API_KEY = server.api_key
-    settings.REVENUECAT_WEBHOOK_AUTH = WEBHOOK_AUTH
-    settings.REVENUECAT_ALLOW_SANDBOX = False
-    yield server
-    server.stop()
+    with revenuecat_configured(settings, webhook_auth=WEBHOOK_AUTH, REVENUECAT_ALLOW_SANDBOX=False) as server:
+        yield server
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from tests.billing.payloads import event
 from tests.billing.states import subscribed
 from tests.factories import UserFactory
 from tests.reliability.conftest import wait_until
-from tests.servers.revenuecat import RevenueCatServer
+from tests.servers.revenuecat import revenuecat_configured
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 WEBHOOK_AUTH = "Bearer rc-webhook-secret-reliability"
@@ -26,14 +26,11 @@ WEBHOOK_AUTH = "Bearer rc-webhook-secret-reliability"
 
 @pytest.fixture
 def revenuecat(settings):
-    server = RevenueCatServer().start()
-    settings.REVENUECAT_API_BASE_URL = server.url
-    settings.REVENUECAT_API_KEY = server.api_key
-    settings.REVENUECAT_WEBHOOK_AUTH = WEBHOOK_AUTH
-    settings.REVENUECAT_HTTP_RETRIES = 0
-    settings.REVENUECAT_RETRY_SECONDS = 0.01  # the task's waits: 0.01 s doubling, 8 retries (production: 60 s)
-    yield server
-    server.stop()
+    # REVENUECAT_RETRY_SECONDS: the task's waits, 0.01 s doubling, 8 retries (production: 60 s)
+    with revenuecat_configured(
+        settings, webhook_auth=WEBHOOK_AUTH, REVENUECAT_HTTP_RETRIES=0, REVENUECAT_RETRY_SECONDS=0.01
+    ) as server:
+        yield server
 
 
 def test_events_outlive_a_revenuecat_outage_longer_than_the_task_retries(api_client, revenuecat):

@@ -12,7 +12,7 @@ from billing.services import webhook_event_process
 from tests.billing.payloads import event
 from tests.billing.states import subscribed
 from tests.factories import UserFactory
-from tests.servers.revenuecat import RevenueCatServer
+from tests.servers.revenuecat import revenuecat_configured
 
 WEBHOOK = "/billing/revenuecat/webhook"
 SECRET = "Bearer rc-webhook-secret-reliability"
@@ -20,13 +20,8 @@ SECRET = "Bearer rc-webhook-secret-reliability"
 
 @pytest.fixture
 def revenuecat(settings):
-    server = RevenueCatServer().start()
-    settings.REVENUECAT_API_BASE_URL = server.url
-    settings.REVENUECAT_API_KEY = server.api_key
-    settings.REVENUECAT_WEBHOOK_AUTH = SECRET
-    settings.REVENUECAT_HTTP_RETRIES = 0
-    yield server
-    server.stop()
+    with revenuecat_configured(settings, webhook_auth=SECRET, REVENUECAT_HTTP_RETRIES=0) as server:
+        yield server
 
 
 def _deliver(client, body: dict, auth: str | None = SECRET):

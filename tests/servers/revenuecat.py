@@ -4,11 +4,14 @@ The subscriber bodies follow RevenueCat's Customer Info model (request_date, req
 subscriber with entitlements, subscriptions and non_subscriptions keyed by identifier, ISO dates).
 Like RevenueCat, an unknown app_user_id gets an empty subscriber ("get or create"). Tests can take
 the server down (connection refused) and up again on the same port, or make it answer 5xx.
+revenuecat_configured() starts one and points the settings at it, for the fixtures that need one.
 """
 
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote
@@ -158,3 +161,20 @@ class RevenueCatServer:
             self.start()
 
     stop = down
+
+
+@contextmanager
+def revenuecat_configured(settings, *, webhook_auth: str, **overrides) -> Iterator[RevenueCatServer]:
+    """A started RevenueCatServer with the settings pointed at it (REST URL and key, the webhook's Authorization
+    value), then `overrides` by setting name (REVENUECAT_HTTP_RETRIES=0...). `settings` is pytest-django's
+    fixture, which restores them after the test; the server stops on exit."""
+    server = RevenueCatServer().start()
+    try:
+        settings.REVENUECAT_API_BASE_URL = server.url
+        settings.REVENUECAT_API_KEY = server.api_key
+        settings.REVENUECAT_WEBHOOK_AUTH = webhook_auth
+        for name, value in overrides.items():
+            setattr(settings, name, value)
+        yield server
+    finally:
+        server.stop()
