@@ -48,6 +48,8 @@ class QuestionLog(models.Model):
     # What the cache saved: the cost of the answer that was reused (0 on a miss).
     saved_usd = models.DecimalField(max_digits=12, decimal_places=8, default=0)
     cache = models.CharField(max_length=10, choices=Cache.choices, default=Cache.NONE)
+    # A semantic hit: the cache entry the answer came from, so a down-vote on this answer evicts it.
+    semantic_entry = models.CharField(max_length=64, blank=True)
     latency_ms = models.PositiveIntegerField(default=0)
     stage_ms = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=60, blank=True)

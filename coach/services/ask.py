@@ -192,9 +192,9 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
         mark = ask.lap("semantic_cache", mark)
         if semantic is not None:
             log = await _log(
-                ask, conversation, plan.name, **_reused_fields(semantic.payload, QuestionLog.Cache.SEMANTIC)
-            )
-            await cache.asemantic_cache_link_answer(entry_id=semantic.entry_id, answer_id=str(log.id))
+                ask, conversation, plan.name, semantic_entry=semantic.entry_id,
+                **_reused_fields(semantic.payload, QuestionLog.Cache.SEMANTIC),
+            )  # fmt: skip
             payload = _hit_payload(log)
             await cache.aexact_cache_set(**scope, payload=payload)
             completed = True

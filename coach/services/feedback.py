@@ -14,5 +14,5 @@ def feedback_submit(*, user, answer: QuestionLog, rating: str, comment: str = ""
     if rating == Feedback.Rating.DOWN:
         from coach.services.cache import semantic_cache_evict_answer
 
-        transaction.on_commit(lambda: semantic_cache_evict_answer(answer_id=answer.id))
+        transaction.on_commit(lambda: semantic_cache_evict_answer(answer_id=answer.id, entry_id=answer.semantic_entry))
     return feedback

@@ -21,7 +21,7 @@ def feedback_answer_evict(*, feedback: Feedback, reviewed_by) -> int | None:
     """Drop the down-voted answer from the semantic cache; entries dropped, or None when the cache is down."""
     from coach.services.cache import semantic_cache_evict_answer  # the cache needs Redis; load it on use
 
-    evicted = semantic_cache_evict_answer(answer_id=feedback.answer_id)
+    evicted = semantic_cache_evict_answer(answer_id=feedback.answer_id, entry_id=feedback.answer.semantic_entry)
     if evicted is not None:
         feedback_review_record(feedback=feedback, action=FeedbackReview.Action.EVICTED, reviewed_by=reviewed_by)
     return evicted

@@ -13,12 +13,10 @@ from coach.models import SemanticCacheEntry
 from coach.services.cache import (
     asemantic_cache_evict_answer,
     asemantic_cache_evict_document,
-    asemantic_cache_link_answer,
     asemantic_cache_lookup,
     asemantic_cache_store,
     semantic_cache_evict_answer,
     semantic_cache_evict_document,
-    semantic_cache_link_answer,
     semantic_cache_lookup,
     semantic_cache_purge_expired,
     semantic_cache_store,
@@ -182,19 +180,18 @@ def test_document_change_evicts_every_entry_answered_from_it(backend, glossary):
 
 
 def test_down_vote_evicts_the_answer_and_answers_served_from_it(backend, glossary):
-    entry_id = store(answer_id="original")
+    store(answer_id="original")
     hit = lookup()
-    # the ask view serves the hit under a new QuestionLog id and links it to the entry
-    assert semantic_cache_link_answer(entry_id=hit.entry_id, answer_id="served-later") is True
-    assert lookup().answer_ids == ("original", "served-later")
+    # the ask view serves the hit under a new QuestionLog id, which keeps the entry's id
+    assert hit.answer_ids == ("original",)
     # when the player down-votes the answer they were served
-    assert semantic_cache_evict_answer(answer_id="served-later") == 1
-    # then nobody gets it again
+    assert semantic_cache_evict_answer(answer_id="served-later", entry_id=hit.entry_id) == 1
+    # then nobody gets it again, and a second down-vote finds nothing left
     assert lookup() is None
-    assert semantic_cache_link_answer(entry_id=entry_id, answer_id="too-late") is False
+    assert semantic_cache_evict_answer(answer_id="served-later", entry_id=hit.entry_id) == 0
 
 
-def test_async_variants_store_look_up_link_and_evict(backend, glossary):
+def test_async_variants_store_look_up_and_evict(backend, glossary):
     entry_id = async_to_sync(asemantic_cache_store)(
         game="elden-ring", question="Where is Malenia?", embedding=vector(), model_name=MODEL, payload=ANSWER,
         document_ids=[11], answer_id="q-9", category="boss",
@@ -202,9 +199,14 @@ def test_async_variants_store_look_up_link_and_evict(backend, glossary):
     hit = async_to_sync(asemantic_cache_lookup)(game="elden-ring", question="where is malenia", category="boss",
                                                 embedding=vector(0.03), model_name=MODEL)  # fmt: skip
     assert hit is not None and hit.entry_id == entry_id
-    assert async_to_sync(asemantic_cache_link_answer)(entry_id=entry_id, answer_id="q-10") is True
     assert async_to_sync(asemantic_cache_evict_answer)(answer_id="nobody") == 0
     assert async_to_sync(asemantic_cache_evict_document)(document_id=11) == 1
+    assert lookup("where is malenia", embedding=vector(0.03)) is None
+    again = async_to_sync(asemantic_cache_store)(
+        game="elden-ring", question="Where is Malenia?", embedding=vector(), model_name=MODEL, payload=ANSWER,
+        document_ids=[11], answer_id="q-9", category="boss",
+    )  # fmt: skip
+    assert async_to_sync(asemantic_cache_evict_answer)(answer_id="q-10", entry_id=again) == 1
     assert lookup("where is malenia", embedding=vector(0.03)) is None
 
 

@@ -4,8 +4,10 @@ import uuid
 
 import pytest
 
-from coach.models import Feedback
+from coach.models import Feedback, QuestionLog
+from coach.services.cache import semantic_cache_lookup
 from knowledge.demo.loader import demo_load
+from knowledge.embeddings import get_embedder
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
 
@@ -101,6 +103,29 @@ def test_a_down_voted_answer_is_no_longer_served_from_the_semantic_cache(
 
     with django_capture_on_commit_callbacks(execute=True):
         auth_client.post(f"/api/coach/answers/{answer['id']}/feedback", {"rating": "down"}, format="json")
+
+    third = bearer_client(UserFactory())
+    assert _ask(third, "How do I beat Malenia?")["cache"] == "none"
+
+
+def test_down_voting_an_answer_served_from_the_semantic_cache_evicts_its_entry(
+    demo, auth_client, django_capture_on_commit_callbacks
+):
+    original = _ask(auth_client, "How do I beat Malenia?")
+    other = bearer_client(UserFactory())
+    served = _ask(other, "How do I beat Malenia?")
+    assert served["cache"] == "semantic"
+    # the entry is left as it was: serving it again and again does not grow it
+    log = QuestionLog.objects.get(pk=served["id"])
+    embedder = get_embedder()
+    hit = semantic_cache_lookup(game="elden-ring", question="How do I beat Malenia?",
+                                embedding=embedder.embed(["How do I beat Malenia?"])[0],
+                                model_name=embedder.model_name)  # fmt: skip
+    assert hit.entry_id == log.semantic_entry and hit.answer_ids == (original["id"],)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = other.post(f"/api/coach/answers/{served['id']}/feedback", {"rating": "down"}, format="json")
+    assert response.status_code in (200, 201), response.content
 
     third = bearer_client(UserFactory())
     assert _ask(third, "How do I beat Malenia?")["cache"] == "none"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import connection, transaction
-from django.db.models import F, Func, Value
 from django.utils import timezone
 from pgvector.django import CosineDistance
 
@@ -82,11 +81,9 @@ def evict(*, field: str, value: str) -> int:
     return deleted
 
 
-def link_answer(*, entry_id: str, answer_id: str) -> bool:
-    updated = SemanticCacheEntry.objects.filter(id=entry_id).update(
-        answer_ids=Func(F("answer_ids"), Value(answer_id), function="array_append")
-    )
-    return updated > 0
+def delete(*, entry_id: str) -> int:
+    deleted, _ = SemanticCacheEntry.objects.filter(id=entry_id).delete()
+    return deleted
 
 
 def purge_expired() -> int:

@@ -28,13 +28,6 @@ BATCH = 500
 NONE = "__none__"
 _NO_INDEX = ("no such index", "unknown index name")
 _TAG_SPECIAL = re.compile(r"([^\w])")
-# Append one answer id to an entry that still exists (a cached answer served again under a new id).
-_LINK_SCRIPT = """
-local v = redis.call('HGET', KEYS[1], 'answers')
-if not v then return 0 end
-redis.call('HSET', KEYS[1], 'answers', v .. ',' .. ARGV[1])
-return 1
-"""
 
 
 @dataclass(frozen=True)
@@ -267,8 +260,8 @@ def evict(*, field: str, value: str) -> int:
             return evicted
 
 
-def link_answer(*, entry_id: str, answer_id: str) -> bool:
-    return bool(redis_sync().eval(_LINK_SCRIPT, 1, key_prefix() + entry_id, answer_id))
+def delete(*, entry_id: str) -> int:
+    return redis_sync().delete(key_prefix() + entry_id)
 
 
 def probe_search_module(client) -> bool:
@@ -339,8 +332,8 @@ async def aevict(*, field: str, value: str) -> int:
             return evicted
 
 
-async def alink_answer(*, entry_id: str, answer_id: str) -> bool:
-    return bool(await redis_async().eval(_LINK_SCRIPT, 1, key_prefix() + entry_id, answer_id))
+async def adelete(*, entry_id: str) -> int:
+    return await redis_async().delete(key_prefix() + entry_id)
 
 
 async def aprobe_search_module(client) -> bool:

@@ -35,8 +35,8 @@ _glossaries: dict[str, tuple[float, tuple[str, ...]]] = {}
 class SemanticHit:
     """A cached answer that may be served: `payload` is what semantic_cache_store was given.
 
-    `question` is another player's wording: log it, never show it. Pass `entry_id` to
-    semantic_cache_link_answer with the new answer's id so a down-vote on it evicts the entry too.
+    `question` is another player's wording: log it, never show it. The answer served from it keeps
+    `entry_id` (QuestionLog.semantic_entry), so a down-vote on that answer evicts the entry too.
     """
 
     entry_id: str
@@ -327,10 +327,10 @@ def semantic_cache_purge_expired() -> int:
     return pg_index.purge_expired() if semantic_cache_backend() == "pgvector" else 0
 
 
-# --- eviction and links -------------------------------------------------------------------------
+# --- eviction -----------------------------------------------------------------------------------
 
 
-def _evict(field: str, value, what: str) -> int | None:
+def _evict(field: str, value, what: str, entry_id: str = "") -> int | None:
     backend = semantic_cache_backend()
     if backend == "off":
         return 0
@@ -339,7 +339,7 @@ def _evict(field: str, value, what: str) -> int | None:
         return None
     try:
         index = redis_index if backend == "redis" else pg_index
-        evicted = index.evict(field=field, value=str(value))
+        evicted = index.evict(field=field, value=str(value)) + (index.delete(entry_id=entry_id) if entry_id else 0)
     except Exception as exc:
         _failed(backend, f"evict {what} {value}", exc)
         return None
@@ -348,10 +348,10 @@ def _evict(field: str, value, what: str) -> int | None:
     return evicted
 
 
-async def _aevict(field: str, value, what: str) -> int | None:
+async def _aevict(field: str, value, what: str, entry_id: str = "") -> int | None:
     backend = await asemantic_cache_backend()
     if backend == "pgvector":
-        return await sync_to_async(_evict)(field, value, what)
+        return await sync_to_async(_evict)(field, value, what, entry_id)
     if backend == "off":
         return 0
     if backend == "unavailable" or redis_skipped():
@@ -359,6 +359,8 @@ async def _aevict(field: str, value, what: str) -> int | None:
         return None
     try:
         evicted = await redis_index.aevict(field=field, value=str(value))
+        if entry_id:
+            evicted += await redis_index.adelete(entry_id=entry_id)
     except Exception as exc:
         _failed(backend, f"evict {what} {value}", exc)
         return None
@@ -372,39 +374,15 @@ def semantic_cache_evict_document(*, document_id) -> int | None:
     return _evict("documents", document_id, "document")
 
 
-def semantic_cache_evict_answer(*, answer_id) -> int | None:
-    """Drop the entry holding this answer (a down-vote), also when the answer was served from it."""
-    return _evict("answers", answer_id, "answer")
+def semantic_cache_evict_answer(*, answer_id, entry_id: str = "") -> int | None:
+    """Drop the entry holding this answer (a down-vote) and, for an answer served from the cache, the entry
+    it came from (`entry_id`: its QuestionLog.semantic_entry)."""
+    return _evict("answers", answer_id, "answer", entry_id)
 
 
 async def asemantic_cache_evict_document(*, document_id) -> int | None:
     return await _aevict("documents", document_id, "document")
 
 
-async def asemantic_cache_evict_answer(*, answer_id) -> int | None:
-    return await _aevict("answers", answer_id, "answer")
-
-
-def semantic_cache_link_answer(*, entry_id: str, answer_id) -> bool:
-    """Record that answer_id (a new QuestionLog) was served from entry_id, so its down-vote evicts the entry."""
-    backend = semantic_cache_backend()
-    try:
-        if backend == "redis" and not redis_skipped():
-            return redis_index.link_answer(entry_id=entry_id, answer_id=str(answer_id))
-        if backend == "pgvector":
-            return pg_index.link_answer(entry_id=entry_id, answer_id=str(answer_id))
-    except Exception as exc:
-        _failed(backend, "semantic link", exc)
-    return False
-
-
-async def asemantic_cache_link_answer(*, entry_id: str, answer_id) -> bool:
-    backend = await asemantic_cache_backend()
-    try:
-        if backend == "redis" and not redis_skipped():
-            return await redis_index.alink_answer(entry_id=entry_id, answer_id=str(answer_id))
-        if backend == "pgvector":
-            return await sync_to_async(pg_index.link_answer)(entry_id=entry_id, answer_id=str(answer_id))
-    except Exception as exc:
-        _failed(backend, "semantic link", exc)
-    return False
+async def asemantic_cache_evict_answer(*, answer_id, entry_id: str = "") -> int | None:
+    return await _aevict("answers", answer_id, "answer", entry_id)
