@@ -96,6 +96,7 @@ AUTHENTICATION_BACKENDS = [
 EMBEDDED_PG_PORT = env.int("EMBEDDED_PG_PORT", default=54329)
 EMBEDDED_REDIS_PORT = env.int("EMBEDDED_REDIS_PORT", default=63799)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"postgres://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/gamecoach")}
+DATABASES["default"]["ENGINE"] = "config.db"  # Django's PostgreSQL backend, refusing at once while it is down
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
@@ -112,6 +113,9 @@ DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool("DB_SERVER_SID
 #   The pool lends a connection until the request ends (or the ask pipeline hands it back before
 #   waiting on the LLM). DB_POOL_MIN_SIZE: kept open while idle. DB_POOL_TIMEOUT: seconds a request
 #   waits for a free connection, then 503 database_unavailable. DB_CONN_MAX_AGE applies without a pool.
+# DB_POOL_RETRY_SECONDS: once an attempt to connect finds PostgreSQL down, a request that finds no idle pooled
+#   connection gets its 503 at once instead of waiting DB_POOL_TIMEOUT (config/db/base.py), and the pool tries to
+#   connect again about this often, so it is back within about this long after PostgreSQL is.
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=32)
 if DB_POOL_MAX_SIZE > 0:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses persistent connections with a pool
@@ -119,6 +123,7 @@ if DB_POOL_MAX_SIZE > 0:
         "min_size": min(env.int("DB_POOL_MIN_SIZE", default=2), DB_POOL_MAX_SIZE),
         "max_size": DB_POOL_MAX_SIZE,
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        "reconnect_timeout": env.float("DB_POOL_RETRY_SECONDS", default=1.0),
     }
 
 REDIS_URL = env("REDIS_URL", default=f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0")

@@ -1,4 +1,5 @@
-"""PostgreSQL restarted under a running server: 503 database_unavailable meanwhile, then it recovers by itself."""
+"""PostgreSQL restarted under a running server: 503 database_unavailable meanwhile (at once, once the outage is
+known), then it recovers by itself; a pool that is merely busy still makes requests wait for a connection."""
 
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -6,6 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
+from psycopg_pool import PoolTimeout
 
 from billing.models import UsageCounter
 from coach.models import QuestionLog
@@ -48,7 +51,6 @@ def test_requests_during_a_postgres_restart_get_503_and_the_service_recovers_by_
         during = {path: call.result() for path, call in calls.items()}
         readyz = ready_call.result()
     waited = time.monotonic() - started
-    postgres_outage.start()
 
     # then every request got a clean 503 in the error shape, never a 500 or an HTML page
     for path, response in during.items():
@@ -59,16 +61,60 @@ def test_requests_during_a_postgres_restart_get_503_and_the_service_recovers_by_
     pool = django_settings.DATABASES["default"]["OPTIONS"].get("pool") or {}
     assert waited < pool.get("timeout", 0) + django_settings.DATABASES["default"]["OPTIONS"]["connect_timeout"] + 5
 
-    # and once it is back the same server answers again, with no restart
+    # and once the outage is known, players get their 503 at once instead of waiting DB_POOL_TIMEOUT for the pool
+    for method, path, body in ENDPOINTS:
+        started = time.monotonic()
+        response = _call(client, method, path, body, headers)
+        took = time.monotonic() - started
+        assert response.status_code == 503 and is_error_shape(response.json(), "database_unavailable"), path
+        assert took < 2, (path, f"{took:.2f} s")
+
+    # and once it is back the same server answers again, with no restart, within a few seconds
+    postgres_outage.start()
+    back = time.monotonic()
+
     def answered():
         response = client.post(ASK, json={"game": "elden-ring", "question": "Radahn festival tips?"},
                                headers=headers, timeout=30)  # fmt: skip
         return response if response.status_code == 200 else None
 
     after = wait_until(answered, timeout=30, interval=0.5)
+    assert time.monotonic() - back < 5
     for method, path, body in ENDPOINTS[1:]:
         assert _call(client, method, path, body, headers).status_code == 200, path
     # the asks refused during the outage cost nothing; the two answered ones cost one call each
     assert UsageCounter.objects.get(user=user, period="week").used == 2
     assert after.headers["x-plan-remaining"] == "28"
     assert QuestionLog.objects.filter(user=user, error_code="").count() == 2
+
+
+def test_a_busy_pool_with_postgres_up_still_waits_for_a_free_connection(asgi_server):
+    # given a server whose every pooled connection is lent out (PostgreSQL itself is fine)
+    user = player()
+    headers = bearer(user)
+    client = httpx.Client(base_url=asgi_server.url)
+    assert client.get("/billing/me", headers=headers, timeout=30).status_code == 200
+    pool = connection.pool
+    held = []
+    try:
+        while True:
+            held.append(pool.getconn(timeout=0.5))
+    except PoolTimeout:
+        pass
+
+    # when a player calls while they are all out, and one comes back after a while
+    try:
+        with ThreadPoolExecutor(1) as executor:
+            started = time.monotonic()
+            call = executor.submit(client.get, "/billing/me", headers=headers, timeout=30)
+            time.sleep(1.5)
+            pool.putconn(held.pop())
+            response = call.result()
+            took = time.monotonic() - started
+    finally:
+        for conn in held:
+            pool.putconn(conn)
+
+    # then the request waited for that connection and was answered, not refused
+    assert response.status_code == 200, response.text
+    assert took >= 1.5

@@ -1,0 +1,1 @@
+"""The PostgreSQL backend (ENGINE "config.db"): Django's, answering at once while the server is known to be down."""
