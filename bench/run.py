@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import psutil  # noqa: E402
-from stack import Stack, cpu_seconds, rss_mb  # noqa: E402
+from stack import Stack, cpu_seconds, cpu_spent, rss_mb  # noqa: E402
 
 SCENARIOS = ("overhead", "slow", "retrieval", "semantic", "ingest", "stats")
 PROFILES = {
@@ -137,24 +137,23 @@ def load_run(stack: Stack, url: str, source: dict, *, concurrency: int, duration
     if sampler:
         sampler.start()
     cpu_before, busy_before = cpu_seconds(groups), _busy_seconds()
-    worker_before = {pid: cpu_seconds({"w": [pid]})["w"] for pid in groups["app"]}
     process = subprocess.run([PYTHON, str(ROOT / "bench" / "load.py")], input=json.dumps(spec),
                              capture_output=True, text=True, timeout=duration + warmup + 120)  # fmt: skip
-    cpu_after, busy_after = cpu_seconds(groups), _busy_seconds()
-    worker_after = {pid: cpu_seconds({"w": [pid]})["w"] for pid in groups["app"]}
+    cpu_after, busy_after = cpu_seconds(stack.process_groups()), _busy_seconds()
     if sampler:
         sampler.stop()
     if process.returncode:
         raise RuntimeError(f"the load generator failed:\n{process.stderr[-3000:]}")
     result = json.loads(process.stdout)
     sent = max(1, result["sent"])
-    ours = {name: cpu_after[name] - cpu_before[name] for name in cpu_after}
+    ours = cpu_spent(cpu_before, cpu_after)
     ours["client"] = result["client_cpu_s"]
     result["cpu_ms_per_request"] = {name: round(seconds * 1000 / sent, 2) for name, seconds in ours.items()}
     elapsed = duration + warmup
     other = (busy_after - busy_before) - sum(ours.values())
     result["other_cpu_pct"] = round(max(0.0, other) * 100 / (elapsed * (os.cpu_count() or 1)), 1)
-    shares = [worker_after[pid] - worker_before[pid] for pid in worker_after]
+    workers = cpu_after["app"]
+    shares = [workers[pid] - cpu_before["app"].get(pid, 0.0) for pid in workers]
     result["worker_cpu_share"] = [round(s / sum(shares), 2) for s in shares] if sum(shares) > 0 else []
     if sampler:
         result["rss_mb_max"] = sorted(sampler.rss.values())

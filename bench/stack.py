@@ -298,16 +298,29 @@ def rss_mb(pids: list[int]) -> list[float]:
     return out
 
 
-def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
-    """User + system CPU seconds used so far by each group's processes."""
-    out = {}
+def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    """User + system CPU seconds used so far by each group's processes (with their reaped children), by pid."""
+    out: dict[str, dict[int, float]] = {}
     for name, pids in groups.items():
-        total = 0.0
+        out[name] = {}
         for pid in pids:
             try:
                 times = psutil.Process(pid).cpu_times()
-                total += times.user + times.system + times.children_user + times.children_system
+                out[name][pid] = times.user + times.system + times.children_user + times.children_system
             except psutil.Error:
                 pass
-        out[name] = total
     return out
+
+
+def cpu_spent(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
+    """CPU seconds each group used between two cpu_seconds() readings. A process that started in between (a
+    PostgreSQL backend for a new pooled connection) counts whole; one that ended in between was reaped by a
+    parent in its group (the postmaster), whose children's times now hold all of its CPU, so what it had
+    used before is taken off again."""
+    spent = {}
+    for name, now in after.items():
+        then = before.get(name, {})
+        spent[name] = sum(cpu - then.get(pid, 0.0) for pid, cpu in now.items()) - sum(
+            cpu for pid, cpu in then.items() if pid not in now
+        )
+    return spent
