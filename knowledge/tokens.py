@@ -6,6 +6,7 @@ import functools
 import gzip
 import hashlib
 import os
+import re
 import threading
 from importlib import resources
 
@@ -81,3 +82,23 @@ def encoding_for(model: str) -> tiktoken.Encoding:
 def count_tokens(text: str, model: str) -> int:
     # Special-token text in a guide is just text: never refuse it, count it as the API would bill it.
     return len(encoding_for(model).encode(text, disallowed_special=()))
+
+
+# Where a text's token count splits exactly: after a line break, before anything but whitespace or "/".
+# tiktoken cuts a text into pieces with its encoding's regex and encodes each piece on its own, and in
+# both encodings (cl100k_base, o200k_base) a piece holding a line break ends at the last break of its
+# run, or (o200k_base: punctuation, breaks, then "/") at a "/" right after one. So no piece crosses
+# such a point, and the count of the whole is the sum of the counts of the parts.
+_PIECE_BREAK = re.compile(r"(?<=\n)(?=[^\s/])")
+
+
+@functools.lru_cache(maxsize=8192)
+def _part_tokens(part: str, encoding_name: str) -> int:
+    return len(_encoding(encoding_name).encode(part, disallowed_special=()))
+
+
+def count_tokens_by_line(text: str, model: str) -> int:
+    """count_tokens, exactly, for texts that repeat most of their lines (prompts: the rules and the quoted
+    guide passages come back question after question): each part is counted once and remembered."""
+    name = encoding_name_for(model)
+    return sum(_part_tokens(part, name) for part in _PIECE_BREAK.split(text))

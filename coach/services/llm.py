@@ -42,7 +42,7 @@ from coach.errors import (
 )
 from coach.services.prompt import Turn, history_turns, prompt_build, question_language, quote
 from config.plans import Plan, cost_usd
-from knowledge.tokens import count_tokens, encoding_for
+from knowledge.tokens import count_tokens, count_tokens_by_line, encoding_for
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -117,7 +117,7 @@ def prompt_token_count(messages: Sequence[dict], model: str) -> int:
     """Prompt tokens as the API bills them: each message's role and content plus OpenAI's framing."""
     total = 3  # every reply is primed with <|start|>assistant<|message|>
     for message in messages:
-        total += 3 + sum(count_tokens(str(value), model) for value in message.values())
+        total += 3 + sum(count_tokens_by_line(str(value), model) for value in message.values())
         total += 1 if "name" in message else 0
     return total
 

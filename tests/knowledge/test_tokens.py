@@ -66,3 +66,86 @@ def test_the_cache_directory_comes_from_settings_when_the_environment_has_none(t
     assert tokens.install_offline_encodings() == str(tmp_path / "from-settings")
     assert os.environ["TIKTOKEN_CACHE_DIR"] == str(tmp_path / "from-settings")
     assert len(os.listdir(tmp_path / "from-settings")) == 2
+
+
+_PIECES = [
+    "Malenia",
+    " blade",
+    "of",
+    " Miquella",
+    "말레니아",
+    " 2페이즈",
+    "피해요",
+    "?",
+    ".",
+    ",",
+    "!",
+    "'s",
+    "'LL",
+    " 's",
+    "/",
+    "//",
+    " /",
+    "<",
+    "</source>",
+    '<source id="1" title="Phase 2">',
+    "[1]",
+    "123",
+    "4567",
+    " 89",
+    "\n",
+    "\n\n",
+    "\r\n",
+    " \n",
+    "\n ",
+    "\t",
+    "  ",
+    " ",
+    "<|endoftext|>",
+    "🗡️",
+    "—",
+    "…",
+    "&lt;",
+    "\u200b",
+    "é",
+    "e\u0301",
+]
+
+
+def _random_text(rng) -> str:
+    return "".join(rng.choice(_PIECES) for _ in range(rng.randint(0, 60)))
+
+
+def test_counting_by_line_is_exact_for_both_encodings():
+    import random
+
+    rng = random.Random(8)
+    texts = [_random_text(rng) for _ in range(3000)]
+    texts += ["a.\n/b", "x\n//y", "end.\r\n/path", "\n\n\nA", "A\n", "\n", ""]
+    for model in ("gpt-4o-mini", "text-embedding-3-small"):  # o200k_base, cl100k_base
+        for text in texts:
+            assert tokens.count_tokens_by_line(text, model) == tokens.count_tokens(text, model), (model, text)
+
+
+def test_a_line_break_before_a_slash_is_not_a_place_to_split():
+    # o200k_base keeps "/" after a line break with the punctuation before it: summing across that point
+    # would miscount (2 + 2 tokens for 3), which is why count_tokens_by_line does not split there
+    text, model = "a.\n/ok", "gpt-4o-mini"
+    naive = tokens.count_tokens("a.\n", model) + tokens.count_tokens("/ok", model)
+    assert naive != tokens.count_tokens(text, model)
+    assert tokens.count_tokens_by_line(text, model) == tokens.count_tokens(text, model)
+
+
+def test_real_prompts_count_the_same_by_line(db):
+    from coach.services.llm import prompt_token_count
+    from coach.services.prompt import prompt_messages
+    from knowledge.demo.loader import demo_load
+    from knowledge.models import Chunk
+
+    demo_load()
+    chunks = list(Chunk.objects.select_related("document")[:12])
+    sources = [{"title": c.document.title, "text": c.text, "url": c.document.source_url} for c in chunks]
+    for question in ("말레니아 2페이즈 어떻게 피해요?", "best jungle path this patch?\n/all chat"):
+        messages = prompt_messages(game="elden-ring", question=question, sources=sources)
+        expected = 3 + sum(3 + sum(tokens.count_tokens(str(v), "gpt-4o-mini") for v in m.values()) for m in messages)
+        assert prompt_token_count(messages, "gpt-4o-mini") == expected
