@@ -49,7 +49,8 @@ class QuestionLog(models.Model):
     saved_usd = models.DecimalField(max_digits=12, decimal_places=8, default=0)
     cache = models.CharField(max_length=10, choices=Cache.choices, default=Cache.NONE)
     # A semantic hit: the cache entry the answer came from, so a down-vote on this answer evicts it.
-    semantic_entry = models.CharField(max_length=64, blank=True)
+    # db_default: rows written without it (code from before the column, bulk inserts) get "" too.
+    semantic_entry = models.CharField(max_length=64, blank=True, default="", db_default="")
     latency_ms = models.PositiveIntegerField(default=0)
     stage_ms = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=60, blank=True)

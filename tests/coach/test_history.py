@@ -129,3 +129,16 @@ def test_down_voting_an_answer_served_from_the_semantic_cache_evicts_its_entry(
 
     third = bearer_client(UserFactory())
     assert _ask(third, "How do I beat Malenia?")["cache"] == "none"
+
+
+def test_rows_written_without_the_semantic_entry_column_get_an_empty_one(db):
+    # code from before the column (a rolling deploy) and bulk inserts leave it out: the database fills it
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT column_default, is_nullable FROM information_schema.columns "
+            "WHERE table_name = 'coach_questionlog' AND column_name = 'semantic_entry'"
+        )
+        default, nullable = cursor.fetchone()
+    assert default.startswith("''") and nullable == "NO"
