@@ -2,14 +2,12 @@
 
 import os
 
-import django
+from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application() does
+django_application = get_asgi_application()
 
-from config.handlers import ThreadKeepingASGIHandler  # noqa: E402 - needs the apps loaded above
-from config.middleware import BodySizeLimitASGI  # noqa: E402
+from config.middleware import BodySizeLimitASGI  # noqa: E402 - needs the settings configured above
 
-django_application = ThreadKeepingASGIHandler()
 # Oversized request bodies are refused before Django reads them (see BodySizeLimitASGI).
 application = BodySizeLimitASGI(django_application)
