@@ -80,8 +80,12 @@ def encoding_for(model: str) -> tiktoken.Encoding:
 
 
 def count_tokens(text: str, model: str) -> int:
+    return _tokens_in(text, encoding_name_for(model))
+
+
+def _tokens_in(text: str, encoding_name: str) -> int:
     # Special-token text in a guide is just text: never refuse it, count it as the API would bill it.
-    return len(encoding_for(model).encode(text, disallowed_special=()))
+    return len(_encoding(encoding_name).encode(text, disallowed_special=()))
 
 
 # Where a text's token count splits exactly: after a line break, before anything but whitespace or "/".
@@ -92,9 +96,7 @@ def count_tokens(text: str, model: str) -> int:
 _PIECE_BREAK = re.compile(r"(?<=\n)(?=[^\s/])")
 
 
-@functools.lru_cache(maxsize=8192)
-def _part_tokens(part: str, encoding_name: str) -> int:
-    return len(_encoding(encoding_name).encode(part, disallowed_special=()))
+_part_tokens = functools.lru_cache(maxsize=8192)(_tokens_in)  # a prompt's lines, counted once each
 
 
 def count_tokens_by_line(text: str, model: str) -> int:
