@@ -236,3 +236,77 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return await sync_to_async(self.serve)(static_file, request)
         return await self.get_response(request)
+
+
+# --- Django's own middleware, on the event loop --------------------------------------------------
+def _never(request, response=None) -> bool:
+    return False
+
+
+def _csrf_in_session(request, response=None) -> bool:
+    return settings.CSRF_USE_SESSIONS  # the token lives in the session, which reads the database
+
+
+def _session_saved(request, response) -> bool:
+    session = getattr(request, "session", None)
+    return session is not None and (session.modified or settings.SESSION_SAVE_EVERY_REQUEST)
+
+
+def _messages_stored(request, response) -> bool:
+    storage = getattr(request, "_messages", None)
+    return storage is not None and (storage.used or storage.added_new)  # update() then reads the session
+
+
+def _on_loop_acall(request_io, response_io):
+    """MiddlewareMixin.__acall__, with each hook leaving the event loop only when `*_io` says it would do I/O."""
+
+    async def __acall__(self, request):
+        response = None
+        if hasattr(self, "process_request"):
+            if request_io(request):
+                response = await sync_to_async(self.process_request, thread_sensitive=True)(request)
+            else:
+                response = self.process_request(request)
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            if response_io(request, response):
+                response = await sync_to_async(self.process_response, thread_sensitive=True)(request, response)
+            else:
+                response = self.process_response(request, response)
+        return response
+
+    return __acall__
+
+
+def django_middleware_on_loop() -> None:
+    """Under ASGI, Django's MiddlewareMixin runs every process_request and process_response in a
+    worker thread, in case it touches the database: twelve thread handoffs per API request for the
+    seven Django middleware in settings.MIDDLEWARE, most of which only read the request and set
+    headers (bench/README.md: 1 ms of CPU an ask). Here each hook runs on the event loop, and goes
+    to the thread only when it would read or write the session: a modified session is saved,
+    messages are stored, the CSRF token lives in the session.
+
+    Set on Django's classes (config.apps, at startup) rather than on subclasses, so that
+    settings.MIDDLEWARE keeps naming Django's own: `check --deploy` looks for those names. The sync
+    path (WSGI, the test client) is Django's unchanged. tests/test_middleware_on_loop.py holds each
+    hook to it on this Django version.
+    """
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.messages.middleware import MessageMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.middleware.clickjacking import XFrameOptionsMiddleware
+    from django.middleware.common import CommonMiddleware
+    from django.middleware.csrf import CsrfViewMiddleware
+    from django.middleware.security import SecurityMiddleware
+
+    hooks = {
+        SecurityMiddleware: (_never, _never),
+        SessionMiddleware: (_never, _session_saved),  # a SessionStore is made without reading it
+        CommonMiddleware: (_never, _never),
+        CsrfViewMiddleware: (_csrf_in_session, _csrf_in_session),
+        AuthenticationMiddleware: (_never, _never),  # request.user is lazy: read where it is used
+        MessageMiddleware: (_never, _messages_stored),
+        XFrameOptionsMiddleware: (_never, _never),
+    }
+    for middleware, (request_io, response_io) in hooks.items():
+        middleware.__acall__ = _on_loop_acall(request_io, response_io)

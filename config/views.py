@@ -5,13 +5,16 @@ and, inside it, hops back to the loop twice for async permissions and throttles,
 are none: three thread handoffs before the view starts, each one costing CPU and, under load, a
 wait for the thread. Here content negotiation and permissions (no I/O) run on the loop, the
 throttles' windows are counted in one async Redis call (config.throttles), and authentication
-leaves the loop only when it has to read the database (`authenticates_on_loop`).
+leaves the loop only when it has to read the database (`authenticates_on_loop`). The JSON is
+rendered on the loop too (`_rendered`).
 """
 
 from __future__ import annotations
 
 from adrf.views import APIView as AsyncAPIView
 from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.http import HttpResponse, HttpResponseBase
+from django.template.response import SimpleTemplateResponse
 from rest_framework.views import APIView
 
 from .throttles import RedisRateThrottle, athrottle_hits
@@ -39,7 +42,7 @@ class EventLoopAPIView(AsyncAPIView):
                 response = await sync_to_async(handler)(request, *args, **kwargs)
         except Exception as exc:
             response = self.handle_exception(exc)
-        self.response = self.finalize_response(request, response, *args, **kwargs)
+        self.response = _rendered(self.finalize_response(request, response, *args, **kwargs))
         return self.response
 
     async def ainitial(self, request, *args, **kwargs) -> None:
@@ -63,3 +66,15 @@ class EventLoopAPIView(AsyncAPIView):
         wait = await athrottle_hits(windows)
         if wait:
             self.throttled(request, wait)
+
+
+def _rendered(response: HttpResponseBase) -> HttpResponseBase:
+    """DRF's Response renders when Django asks it to, and Django's async handler asks in a worker
+    thread (a template might read the database). Rendering JSON needs no thread, so it is done
+    here, and Django gets a plain HttpResponse: same status, headers, cookies and body."""
+    if not isinstance(response, SimpleTemplateResponse):
+        return response  # a stream (Server-Sent Events) or an HttpResponse already
+    response.render()
+    plain = HttpResponse(response.content, status=response.status_code, headers=response.headers)
+    plain.cookies = response.cookies
+    return plain

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class ConfigConfig(AppConfig):
+    """The project itself: what has to happen once at startup, before any request."""
+
+    name = "config"
+    verbose_name = "Configuration"
+
+    def ready(self):
+        from .middleware import django_middleware_on_loop
+
+        django_middleware_on_loop()
