@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import asyncio
 import base64
+import contextvars
 import hashlib
 import math
 import re
@@ -203,13 +204,16 @@ class _Batcher:
         self._size = max(1, size)
         self._waiting: list[tuple[str, asyncio.Future]] = []
         self._sending = False
+        self._drainer: asyncio.Task | None = None  # held: the loop keeps only a weak reference to a task
 
     async def embed(self, text: str) -> list[float]:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((text, future))
         if not self._sending:
             self._sending = True
-            asyncio.get_running_loop().create_task(self._drain())
+            # In a context of its own: it sends other requests' questions too, so what it logs must
+            # not carry the request id of the one that happened to start it.
+            self._drainer = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
         return await future
 
     async def _drain(self) -> None:

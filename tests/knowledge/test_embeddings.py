@@ -153,3 +153,26 @@ def test_a_failed_shared_request_fails_just_the_questions_it_carried(openai_embe
 
     assert [type(answer).__name__ for answer in answers] == ["RateLimitError", "RateLimitError", "list"]
     assert asyncio.run(embedder.aembed(["and later?"]))[0] == pytest.approx(embedder.embed(["and later?"])[0])
+
+
+def test_a_shared_embedding_request_runs_outside_every_askers_request_context():
+    from config.observability import context
+    from knowledge.embeddings import _Batcher
+
+    seen = []
+
+    async def send(texts):
+        seen.append((context.request_id_get(), list(texts)))
+        await asyncio.sleep(0)
+        return [[float(len(text))] for text in texts]
+
+    async def ask(batcher, request_id, text):
+        context.current.set(context.RequestContext(request_id=request_id))
+        return await batcher.embed(text)
+
+    async def together():
+        batcher = _Batcher(send, size=8)
+        return await asyncio.gather(ask(batcher, "first-asker", "a?"), ask(batcher, "second-asker", "bb?"))
+
+    assert asyncio.run(together()) == [[2.0], [3.0]]
+    assert seen == [(None, ["a?", "bb?"])]  # one request for both askers, in neither's context
