@@ -1,9 +1,11 @@
 """Reads with logic: a user's plan (a staff override, else their subscription, else free) and their usage."""
 
+import functools
 import logging
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
@@ -81,7 +83,7 @@ def users_plan_usage(user) -> dict:
 # SQL because the quota runs it on every question and the ORM spends about a millisecond of CPU
 # compiling the annotated queryset each time. tests/billing compare the two.
 _USER_WITH_PLAN_NAMES = f"""
-    SELECT u.*,
+    SELECT {{columns}},
         (SELECT o.plan FROM {PlanOverride._meta.db_table} o
          WHERE o.user_id = u.id AND o.ended_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > %(at)s)
            AND o.created_at <= %(at)s
@@ -91,11 +93,19 @@ _USER_WITH_PLAN_NAMES = f"""
 """  # noqa: S608 - table names are ours
 
 
+@functools.cache
+def _user_with_plan_names_sql() -> str:
+    # The user's columns by name, not u.*: a prepared statement (DB_PREPARED_STATEMENTS) whose row type
+    # changed under it, say by a migration adding a column, fails with "cached plan must not change result type".
+    User = get_user_model()
+    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in User._meta.concrete_fields)
+    return _USER_WITH_PLAN_NAMES.format(columns=columns, users=User._meta.db_table)
+
+
 def user_with_plan_names(*, user_id, at: datetime | None = None):
     """The user with the names user_plan needs (then it needs no query), or None: one query."""
-    User = get_user_model()
-    sql = _USER_WITH_PLAN_NAMES.format(users=User._meta.db_table)
-    return next(iter(User.objects.raw(sql, {"user_id": user_id, "at": at or timezone.now()})), None)
+    sql = _user_with_plan_names_sql()
+    return next(iter(get_user_model().objects.raw(sql, {"user_id": user_id, "at": at or timezone.now()})), None)
 
 
 def user_plan(*, user) -> Plan:

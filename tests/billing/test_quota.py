@@ -300,3 +300,28 @@ def test_the_quotas_one_query_for_user_and_plan_agrees_with_the_plan_rules(djang
         assert (name, user_plan(user=read).name) == (name, expected[name])
         assert user_plan(user=user).name == expected[name]  # the ORM's own query
     assert user_with_plan_names(user_id=10**9) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_quotas_user_query_stays_prepared_through_a_migration_adding_a_column():
+    # DB_PREPARED_STATEMENTS: after 5 runs on a connection psycopg prepares the statement. A prepared
+    # SELECT u.* fails once the table gains a column ("cached plan must not change result type"), as it
+    # would for every question on every pooled connection while a deploy migrates.
+    from django.db import connections
+
+    user = UserFactory()
+    for _ in range(6):
+        user_with_plan_names(user_id=user.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%plan_override_name%%'")
+        assert cursor.fetchone()[0] == 1
+    migrating = connections.create_connection("default")
+    try:
+        with migrating.cursor() as cursor:
+            cursor.execute("ALTER TABLE accounts_user ADD COLUMN added_by_a_deploy integer")
+        read = user_with_plan_names(user_id=user.pk)
+    finally:
+        with migrating.cursor() as cursor:
+            cursor.execute("ALTER TABLE accounts_user DROP COLUMN IF EXISTS added_by_a_deploy")
+        migrating.close()
+    assert (read.pk, user_plan(user=read).name) == (user.pk, "free")
