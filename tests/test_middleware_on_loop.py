@@ -41,7 +41,7 @@ def _is_middleware_hook(name: str) -> bool:
     return name.endswith((".process_request", ".process_response"))
 
 
-def test_an_ask_under_asgi_leaves_the_event_loop_only_for_its_own_database_work(user, thread_hops):
+def test_an_ask_under_asgi_runs_no_middleware_hook_nor_its_rendering_in_a_worker_thread(user, thread_hops):
     demo_load()
     client, authorization = AsyncClient(), {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
     first = async_to_sync(client.post)(ASK, MALENIA, content_type="application/json", headers=authorization)
