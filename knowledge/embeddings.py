@@ -203,14 +203,12 @@ class _Batcher:
         self._send = send  # async (texts) -> vectors, in order
         self._size = max(1, size)
         self._waiting: list[tuple[str, asyncio.Future]] = []
-        self._sending = False
         self._drainer: asyncio.Task | None = None  # held: the loop keeps only a weak reference to a task
 
     async def embed(self, text: str) -> list[float]:
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((text, future))
-        if not self._sending:
-            self._sending = True
+        if self._drainer is None or self._drainer.done():
             # In a context of its own: it sends other requests' questions too, so what it logs must
             # not carry the request id of the one that happened to start it.
             self._drainer = asyncio.get_running_loop().create_task(self._drain(), context=contextvars.Context())
@@ -236,8 +234,7 @@ class _Batcher:
                 for (_, future), vector in zip(batch, vectors, strict=True):
                     if not future.done():
                         future.set_result(vector)
-        finally:
-            self._sending = False
+        finally:  # nothing awaits from here to the task's end: a question after it starts a new one
             waiting, self._waiting = self._waiting, []
             for _, future in waiting:
                 future.cancel()
