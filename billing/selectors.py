@@ -81,25 +81,22 @@ def users_plan_usage(user) -> dict:
 # user_with_plan_names: the same two subqueries as _plan_name_annotations (an active override: not
 # ended, not expired, already started, newest first; the subscription's plan), written out once as
 # SQL because the quota runs it on every question and the ORM spends about a millisecond of CPU
-# compiling the annotated queryset each time. tests/billing compare the two.
-_USER_WITH_PLAN_NAMES = f"""
-    SELECT {{columns}},
+# compiling the annotated queryset each time. tests/billing compare the two. The user's columns are
+# named, not u.*: a prepared statement (DB_PREPARED_STATEMENTS) whose row type changed under it, say by
+# a migration adding a column, fails with "cached plan must not change result type".
+@functools.cache
+def _user_with_plan_names_sql() -> str:
+    User = get_user_model()
+    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in User._meta.concrete_fields)
+    return f"""
+    SELECT {columns},
         (SELECT o.plan FROM {PlanOverride._meta.db_table} o
          WHERE o.user_id = u.id AND o.ended_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > %(at)s)
            AND o.created_at <= %(at)s
          ORDER BY o.created_at DESC, o.id DESC LIMIT 1) AS plan_override_name,
         (SELECT s.plan FROM {Subscription._meta.db_table} s WHERE s.user_id = u.id LIMIT 1) AS plan_subscription_name
-    FROM {{users}} u WHERE u.id = %(user_id)s
-"""  # noqa: S608 - table names are ours
-
-
-@functools.cache
-def _user_with_plan_names_sql() -> str:
-    # The user's columns by name, not u.*: a prepared statement (DB_PREPARED_STATEMENTS) whose row type
-    # changed under it, say by a migration adding a column, fails with "cached plan must not change result type".
-    User = get_user_model()
-    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in User._meta.concrete_fields)
-    return _USER_WITH_PLAN_NAMES.format(columns=columns, users=User._meta.db_table)
+    FROM {User._meta.db_table} u WHERE u.id = %(user_id)s
+    """  # noqa: S608 - table and column names are ours
 
 
 def user_with_plan_names(*, user_id, at: datetime | None = None):
