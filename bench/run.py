@@ -235,8 +235,15 @@ def scenario_overhead(stack: Stack, url: str, profile: dict, args, questions: Qu
                     duration=max(1.0, pairs / 30), warmup=0)  # fmt: skip
     out["exact_setup"] = {"cache": warm["cache"], "errors": warm["errors"]}
 
-    # semantic hits: these questions were answered for others; each run asks them as new players
+    # semantic hits: these questions were answered for others; each run asks them as new players, and
+    # never one player the same question twice (that would be an exact hit): enough askers for the most
+    # requests a run can send (800 a second)
     count = profile["semantic_questions"]
+    semantic_sent_max = int((duration + warmup) * 800) + 50
+    askers_needed = -(-semantic_sent_max // count)
+    if players - count < askers_needed:
+        stack.players_create(askers_needed + count - players)
+        players = len(stack.players)
     seeders = list(range(players - count, players))
     bodies = miss_bodies(questions.take(count))
     semantic_questions = [next(bodies)[1] for _ in range(count)]
@@ -265,7 +272,7 @@ def scenario_overhead(stack: Stack, url: str, profile: dict, args, questions: Qu
                     source = {"kind": "list", "items": exact_items}
                 else:
                     _exact_keys_clear(stack)
-                    source = {"kind": "list", "items": semantic_items(int((duration + warmup) * 800) + 50)}
+                    source = {"kind": "list", "items": semantic_items(semantic_sent_max)}
                 runs.append(load_run(stack, url, source, concurrency=concurrency, duration=duration,
                                      warmup=warmup, client=args.client))  # fmt: skip
             out[kind][str(concurrency)] = summary = summarise(runs)
