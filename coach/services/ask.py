@@ -24,7 +24,7 @@ from config.errors import ApplicationError
 from config.observability import metrics
 from config.observability.context import log_fields_add
 from config.plans import plan_get
-from knowledge.embeddings import get_embedder
+from knowledge.embeddings import EmbeddingError, get_embedder
 from knowledge.selectors import ChunkHit, chunk_search
 
 from .. import selectors
@@ -269,7 +269,7 @@ async def _question_embedding(embedder, question: str) -> list[float]:
         return (await embedder.aembed([question]))[0]
     except openai.APITimeoutError as exc:
         raise AITimeout(details={"stage": "embed"}) from exc
-    except openai.OpenAIError as exc:
+    except (openai.OpenAIError, EmbeddingError) as exc:
         logger.warning("question embedding failed: %s", type(exc).__name__)
         raise AIError(details={"stage": "embed"}) from exc
 

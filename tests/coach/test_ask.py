@@ -10,7 +10,7 @@ from coach.models import QuestionLog
 from knowledge.demo.loader import demo_load
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
-from tests.servers.openai_server import ServerError
+from tests.servers.openai_server import EMBEDDINGS_PATH, Malformed, ServerError
 
 pytestmark = pytest.mark.django_db
 ASK = "/api/coach/ask"
@@ -106,6 +106,20 @@ def test_when_the_llm_keeps_failing_the_player_gets_503_and_the_call_back(demo, 
     assert _used(user) == 0
     log = QuestionLog.objects.get(user=user)
     assert log.error_code == "ai_unavailable" and log.answer == ""
+
+
+def test_an_embeddings_reply_the_service_cannot_read_is_a_503_with_the_call_back(demo, user, openai_server):
+    demo_load()
+    openai_server.enqueue(Malformed(), path=EMBEDDINGS_PATH)
+
+    response = _ask(bearer_client(user), question="How do I dodge Malenia's Waterfowl Dance?")
+
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "ai_unavailable"
+    assert response.json()["error"]["details"] == {"stage": "embed"}
+    assert response["X-Plan-Remaining"] == "30" and _used(user) == 0
+    assert QuestionLog.objects.get(user=user).error_code == "ai_unavailable"
+    assert openai_server.chat_requests() == []  # no answer is paid for without the question's embedding
 
 
 def test_a_follow_up_in_a_conversation_carries_the_last_turns(demo, user, openai_server):

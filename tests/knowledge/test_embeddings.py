@@ -6,8 +6,8 @@ import math
 import openai
 import pytest
 
-from knowledge.embeddings import OFFLINE_MODEL_NAME, OfflineEmbedder, OpenAIEmbedder, get_embedder
-from tests.servers.openai_server import EMBEDDINGS_PATH, RateLimited, ServerError
+from knowledge.embeddings import OFFLINE_MODEL_NAME, EmbeddingError, OfflineEmbedder, OpenAIEmbedder, get_embedder
+from tests.servers.openai_server import EMBEDDINGS_PATH, Malformed, RateLimited, ServerError
 
 
 def _cosine(a, b):
@@ -90,6 +90,16 @@ def test_a_rate_limit_reaches_the_caller_as_openais_error(openai_embeddings):
     openai_embeddings.enqueue(RateLimited(retry_after=0), path=EMBEDDINGS_PATH)
     with pytest.raises(openai.RateLimitError):
         get_embedder().embed(["text"])
+
+
+def test_a_reply_that_is_not_an_embeddings_response_is_an_embedding_error(openai_embeddings):
+    openai_embeddings.enqueue(Malformed(), path=EMBEDDINGS_PATH)  # 200 with a body cut short (not JSON)
+    with pytest.raises(EmbeddingError, match="not an embeddings response"):
+        get_embedder().embed(["text"])
+    openai_embeddings.enqueue(Malformed(), path=EMBEDDINGS_PATH)
+    with pytest.raises(EmbeddingError, match="not an embeddings response"):
+        asyncio.run(get_embedder().aembed(["text", "more text"]))
+    assert len(get_embedder().embed(["text"])) == 1  # the next reply is read as usual
 
 
 def test_the_sdks_own_retries_ride_out_a_single_server_error(openai_embeddings, settings):
