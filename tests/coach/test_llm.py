@@ -100,6 +100,21 @@ def test_answer_comes_back_with_usage_counted_from_the_request_and_its_exact_cos
     assert "Tip 1: dodge left" in sent.messages[1]["content"]
 
 
+def test_a_reply_without_usage_is_counted_from_what_was_sent_and_received(server):
+    server.enqueue(Reply(usage=False))  # as some OpenAI-compatible servers answer
+
+    result = ask(free(), sources=[source(1)])
+
+    sent = server.chat_requests()[-1]
+    assert result.text == server.answer
+    assert result.prompt_tokens == prompt_token_count(sent.messages, "gpt-4o-mini")
+    assert result.completion_tokens == count_tokens(server.answer, "gpt-4o-mini")
+    expected = (
+        Decimal(result.prompt_tokens) * Decimal("0.15") + Decimal(result.completion_tokens) * Decimal("0.60")
+    ) / MILLION
+    assert result.cost_usd == expected > 0
+
+
 def test_o4_mini_gets_max_completion_tokens_no_temperature_and_the_developer_role(server):
     plan = plan_get("basic_special")
     assert plan.model == "o4-mini"

@@ -55,6 +55,7 @@ class Reply:
     delay: float | None = None
     chunk_delay: float | None = None
     reasoning_tokens: int | None = None
+    usage: bool = True  # False: no usage in the reply, as some OpenAI-compatible servers answer
 
 
 @dataclass(frozen=True)
@@ -464,13 +465,13 @@ class OpenAIServer:
                             "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
                         }
                     ],
-                    "usage": usage_body,
+                    "usage": usage_body if reply.usage else None,
                     "service_tier": "default",
                     "system_fingerprint": "fp_local",
                 },
             )
         chunk_delay = self.chunk_delay if reply.chunk_delay is None else reply.chunk_delay
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage")) and reply.usage
         await self._stream(
             record, send, completion_id, model, text, finish, usage_body, include_usage, chunk_delay, behaviour
         )
