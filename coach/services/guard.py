@@ -228,22 +228,21 @@ def topics_in(text: str) -> dict[str, frozenset[str]]:
     return {group: frozenset(members) for group, members in found.items()}
 
 
-def _topics_agree(asked: str, cached: str) -> bool:
-    mine, theirs = topics_in(asked), topics_in(cached)
-    return mine == theirs
+_CHECKS = ("language", "numbers", "entities", "negation", "topic")
+
+
+@lru_cache(maxsize=4096)
+def _facts(text: str, terms: tuple[str, ...]) -> tuple:
+    """What guard_check compares, in _CHECKS' order. Cached: a lookup checks one question against
+    up to k cached ones, and popular cached questions come up again and again."""
+    return (question_language(text), numbers_in(text), entities_in(text, terms), negations_in(text), topics_in(text))
 
 
 def guard_check(asked: str, cached: str, *, terms: list[str] | tuple[str, ...]) -> GuardVerdict:
     """May the answer to `cached` be served for `asked`? Same language, numbers, entities in order, negation
     and topic words."""
-    if question_language(asked) != question_language(cached):
-        return GuardVerdict(False, "language")
-    if numbers_in(asked) != numbers_in(cached):
-        return GuardVerdict(False, "numbers")
-    if entities_in(asked, terms) != entities_in(cached, terms):
-        return GuardVerdict(False, "entities")
-    if negations_in(asked) != negations_in(cached):
-        return GuardVerdict(False, "negation")
-    if not _topics_agree(asked, cached):
-        return GuardVerdict(False, "topic")
+    terms = tuple(terms)
+    for check, mine, theirs in zip(_CHECKS, _facts(asked, terms), _facts(cached, terms), strict=True):
+        if mine != theirs:
+            return GuardVerdict(False, check)
     return GuardVerdict(True)
