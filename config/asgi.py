@@ -2,12 +2,14 @@
 
 import os
 
-from django.core.asgi import get_asgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-django_application = get_asgi_application()
+django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application() does before its handler
 
-from config.middleware import BodySizeLimitASGI  # noqa: E402 - needs the settings configured above
+from config.handlers import PooledThreadsASGIHandler  # noqa: E402 - needs the settings configured above
+from config.middleware import BodySizeLimitASGI  # noqa: E402
 
+django_application = PooledThreadsASGIHandler()
 # Oversized request bodies are refused before Django reads them (see BodySizeLimitASGI).
 application = BodySizeLimitASGI(django_application)
