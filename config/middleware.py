@@ -257,6 +257,29 @@ def _messages_stored(request, response) -> bool:
     return storage is not None and (storage.used or storage.added_new)  # update() then reads the session
 
 
+def _with_exempt_views_on_loop(init):
+    """CsrfViewMiddleware.__init__, which under ASGI gives the instance an async process_view: Django
+    would otherwise run it in the worker thread for every request, although for a csrf_exempt view
+    (every API view) it returns None before reading anything. Other views still take the thread
+    (the check may read a form body or the session)."""
+
+    def __init__(self, get_response):
+        init(self, get_response)
+        if not self.async_mode:
+            return
+        process_view = self.process_view
+        in_thread = sync_to_async(process_view, thread_sensitive=True)
+
+        async def process_view_on_loop(request, callback, callback_args, callback_kwargs):
+            if getattr(callback, "csrf_exempt", False):
+                return process_view(request, callback, callback_args, callback_kwargs)
+            return await in_thread(request, callback, callback_args, callback_kwargs)
+
+        self.process_view = process_view_on_loop  # read by Django's handler right after this
+
+    return __init__
+
+
 def _on_loop_acall(request_io, response_io):
     """MiddlewareMixin.__acall__, with each hook leaving the event loop only when `*_io` says it would do I/O."""
 
@@ -284,7 +307,8 @@ def django_middleware_on_loop() -> None:
     seven Django middleware in settings.MIDDLEWARE, most of which only read the request and set
     headers (bench/README.md: 1 ms of CPU an ask). Here each hook runs on the event loop, and goes
     to the thread only when it would read or write the session: a modified session is saved,
-    messages are stored, the CSRF token lives in the session.
+    messages are stored, the CSRF token lives in the session. CSRF's process_view, which Django
+    adapts on its own, stays on the loop for csrf_exempt views.
 
     Set on Django's classes (config.apps, at startup) rather than on subclasses, so that
     settings.MIDDLEWARE keeps naming Django's own: `check --deploy` looks for those names. The sync
@@ -310,3 +334,6 @@ def django_middleware_on_loop() -> None:
     }
     for middleware, (request_io, response_io) in hooks.items():
         middleware.__acall__ = _on_loop_acall(request_io, response_io)
+    if not getattr(CsrfViewMiddleware, "_process_view_on_loop", False):
+        CsrfViewMiddleware.__init__ = _with_exempt_views_on_loop(CsrfViewMiddleware.__init__)
+        CsrfViewMiddleware._process_view_on_loop = True
