@@ -5,6 +5,7 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from coach.services.cache import redis_index
 from tests.factories import UserFactory
 from tests.servers.asgi import AsgiServer
 from tests.servers.openai_server import OpenAIServer
@@ -12,8 +13,10 @@ from tests.servers.openai_server import OpenAIServer
 
 @pytest.fixture(autouse=True)
 def _clean_redis():
-    """Each test starts with an empty Redis (caches, throttles, indexes' documents)."""
+    """Each test starts with an empty Redis (caches, throttles, the semantic index and its entries),
+    and the process knows it: the next semantic store makes the index again."""
     cache.clear()
+    redis_index.indexes_forget()
     yield
 
 

@@ -287,3 +287,40 @@ def test_many_entries_of_the_scope_within_reach_still_take_one_query(glossary, s
 
     assert hit is not None and hit.question == "How do I reach level 12 fast?"
     assert _searches() - searches == 1
+
+
+def _creates() -> int:
+    from coach.services.cache.clients import redis_sync
+
+    return int(redis_sync().info("commandstats").get("cmdstat_FT.CREATE", {}).get("calls", 0))
+
+
+def test_stores_make_the_index_only_until_it_is_known_and_entries_survive_it_vanishing(glossary, settings):
+    settings.SEMANTIC_CACHE_BACKEND, settings.SEMANTIC_CACHE_MAX_DISTANCE = "redis", 0.14
+    from coach.services.cache import redis_index
+    from coach.services.cache.clients import redis_sync
+
+    creates = _creates()
+    store()  # a fresh Redis: the store makes the index in its round trip
+    assert _creates() - creates == 1
+    for n in range(3):  # now known to exist: the entry alone
+        store(f"Where is the Haligtree medallion piece {n}?", embedding=vector(0.3, axis=3 + n), answer_id=f"m-{n}")
+    async_to_sync(asemantic_cache_store)(
+        game="elden-ring", question="Where is Ranni's tower?", embedding=vector(0.4, axis=9), model_name=MODEL,
+        payload=ANSWER, document_ids=[8], answer_id="r-1", category="boss",
+    )  # fmt: skip
+    assert _creates() - creates == 1
+
+    # the index is dropped behind the process's back (the keys stay), and another answer is stored
+    redis_sync().execute_command("FT.DROPINDEX", redis_index.index_name())
+    store("What does Malenia's scarlet rot do?", embedding=vector(0.6, axis=5), answer_id="s-1")
+
+    # the next lookup finds the index missing and makes it again; RediSearch then indexes every key
+    # under its prefix, the one stored while it was gone included
+    assert lookup("What does Malenia's scarlet rot do?", embedding=vector(0.6, axis=5)) is None
+    deadline = time.monotonic() + 10
+    while (hit := lookup("What does Malenia's scarlet rot do?", embedding=vector(0.6, axis=5))) is None:
+        assert time.monotonic() < deadline, "the entry stored while the index was gone never came back"
+        time.sleep(0.05)
+    assert hit.answer_ids == ("s-1",)
+    assert lookup() is not None  # and the first one
