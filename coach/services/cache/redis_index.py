@@ -8,10 +8,10 @@ never served. Commands are built and parsed here once and sent by either client.
 the index with the keys, so a missing index is recreated instead of being an error.
 
 A store sends FT.CREATE along with the entry only until this process has seen the index (a lookup
-that found it, or made it): at ~0.2 ms of an ask's latency it was a quarter of the store's round
-trip. Should the index vanish after that (FLUSHALL), entries stored meanwhile are not lost: the
-next lookup finds it missing and makes it again, and RediSearch indexes the keys already under its
-prefix as it does so.
+that found it, or made it): FT.CREATE cost the store's round trip 0.1-0.2 ms (bench/README.md,
+change 27). Should the index vanish after that (FLUSHALL), entries stored meanwhile are not lost:
+the next lookup finds it missing and makes it again, and RediSearch indexes the keys already under
+its prefix as it does so.
 """
 
 from __future__ import annotations
