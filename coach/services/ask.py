@@ -20,6 +20,7 @@ from django.db import connection
 
 from billing.selectors import user_plan
 from billing.services import quota_release
+from config.db.insert import instances_insert
 from config.errors import ApplicationError
 from config.observability import metrics
 from config.observability.context import log_fields_add
@@ -113,18 +114,21 @@ async def _conversation(ask: Ask) -> tuple[Conversation | None, list[tuple[str, 
 
 
 def _record(ask: Ask, conversation: Conversation | None, plan_name: str, release: bool, fields: dict) -> QuestionLog:
-    """One trip to a worker thread after the answer: give the call back (if asked), start the
-    conversation (a new question), write the QuestionLog. No transaction around the two inserts: a
-    conversation whose log row failed is an empty conversation, which nothing shows."""
+    """One trip to a worker thread after the answer: give the call back (if asked), then start the
+    conversation (a new question) and write the QuestionLog, both in one statement."""
     if release and ask.reservation is not None:
         quota_release(reservation=ask.reservation)
+    new_rows = []
     if conversation is None and not ask.conversation_id:
-        conversation = Conversation.objects.create(user=ask.user, game=ask.game)
-    return QuestionLog.objects.create(
+        conversation = Conversation(user=ask.user, game=ask.game)
+        new_rows.append(conversation)
+    log = QuestionLog(
         user=ask.user, conversation=conversation, game=ask.game, category=ask.category or "", tags=ask.tags,
         plan=plan_name, question=ask.question, latency_ms=int(ask.stage_ms["total"]), stage_ms=ask.stage_ms,
         **fields,
     )  # fmt: skip
+    instances_insert(*new_rows, log)  # one statement for both rows: written on every ask
+    return log
 
 
 async def _log(
