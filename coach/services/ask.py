@@ -159,6 +159,14 @@ async def _log(
     return await _log_write(ask, _log_row(ask, conversation, plan_name, **fields), release=release)
 
 
+async def _side_by_side(*steps) -> None:
+    """Run the steps together and let each one finish, then raise the first one's error, if any: the
+    caches are written even when the log row fails (and the other way round)."""
+    for result in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
+
+
 def _reused_fields(payload: dict, kind: str) -> dict:
     """A cached answer: same text and sources, no tokens spent now, the original cost saved."""
     return {
@@ -210,7 +218,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
             )  # fmt: skip
             payload = _hit_payload(log)
             # The row and the exact-cache entry are written side by side, as after a miss (below).
-            await asyncio.gather(_log_write(ask, log), cache.aexact_cache_set(**scope, payload=payload))
+            await _side_by_side(_log_write(ask, log), cache.aexact_cache_set(**scope, payload=payload))
             completed = True
             yield payload
             return
@@ -255,7 +263,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
                 )  # fmt: skip
             await cache.aexact_cache_set(**scope, payload=payload)
 
-        await asyncio.gather(_log_write(ask, log), keep())
+        await _side_by_side(_log_write(ask, log), keep())
         completed = True
         yield payload
     except ApplicationError as exc:

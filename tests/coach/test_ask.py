@@ -61,6 +61,46 @@ def test_a_resend_within_five_minutes_comes_from_the_exact_cache_and_costs_no_ca
     assert QuestionLog.objects.filter(user=user).count() == 2
 
 
+@pytest.fixture
+def log_writes_fail(transactional_db):
+    """PostgreSQL refuses QuestionLog rows as a server going down would (SQLSTATE 57P01), until dropped."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """CREATE FUNCTION test_log_refused() RETURNS trigger LANGUAGE plpgsql AS
+               $$ BEGIN RAISE EXCEPTION 'terminating connection' USING ERRCODE = '57P01'; END $$;
+               CREATE TRIGGER test_log_refused BEFORE INSERT ON coach_questionlog
+               FOR EACH ROW EXECUTE FUNCTION test_log_refused();"""
+        )
+
+    def drop():
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER IF EXISTS test_log_refused ON coach_questionlog; "
+                           "DROP FUNCTION IF EXISTS test_log_refused();")  # fmt: skip
+
+    yield drop
+    drop()
+
+
+@pytest.mark.django_db(transaction=True)  # the failed INSERT must not abort the test's own transaction
+def test_an_answer_whose_log_row_failed_is_still_cached_so_the_resend_costs_nothing(log_writes_fail):
+    demo_load()
+    user = UserFactory()
+    client = bearer_client(user)
+
+    failed = _ask(client)
+
+    assert failed.status_code == 503 and failed.json()["error"]["code"] == "database_unavailable"
+    assert _used(user) == 0  # the call was given back
+    log_writes_fail()  # PostgreSQL is back
+    again = _ask(client)
+    assert again.status_code == 200 and again.json()["cache"] == "exact"
+    assert again.json()["answer"]
+    assert _used(user) == 0
+    assert list(QuestionLog.objects.filter(user=user).values_list("cache", flat=True)) == ["exact"]
+
+
 def test_another_player_asking_the_same_question_gets_a_semantic_hit_and_spends_a_call(demo, auth_client):
     first = _ask(auth_client).json()
     other = UserFactory()
