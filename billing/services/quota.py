@@ -17,14 +17,12 @@ from django.db import connection
 from django.utils import timezone
 
 from billing.errors import QuotaExceeded
-from billing.models import CallRecord, UsageCounter
 from billing.periods import period_bounds
 from billing.selectors import user_plan
 from config.plans import Plan
 
-_COUNTER = UsageCounter._meta.db_table
-_RECORD = CallRecord._meta.db_table
-# Both rows always in this order, so two reservations of one user never wait on each other crosswise.
+# Both rows always in this order, in reservations and refunds alike (migrations 0003 and 0004), so two
+# of them for one user never wait on each other crosswise.
 _KINDS = ("week", "month")
 
 
@@ -76,17 +74,9 @@ def quota_release(*, reservation: QuotaReservation | None) -> None:
     if reservation is None or not reservation.id:
         return
     with connection.cursor() as cursor:  # one statement: the record marked and both counters, or nothing
-        cursor.execute(
-            f"""WITH released AS (
-                    UPDATE {_RECORD} SET released_at = now() WHERE id = %s AND released_at IS NULL
-                    RETURNING user_id, week_start, month_start
-                )
-                UPDATE {_COUNTER} AS c SET used = c.used - 1, updated_at = now() FROM released r
-                WHERE c.user_id = r.user_id AND c.used > 0
-                  AND ((c.period = 'week' AND c.period_start = r.week_start)
-                       OR (c.period = 'month' AND c.period_start = r.month_start))""",  # noqa: S608
-            [reservation.id],
-        )
+        # billing_quota_release (migration 0004) takes the week row before the month row, as the
+        # reservation does: a refund and a reservation of one player never wait on each other crosswise.
+        cursor.execute("SELECT billing_quota_release(%s)", [reservation.id])
     reservation.released = True
 
 

@@ -254,6 +254,41 @@ def test_simultaneous_refunds_of_one_reservation_give_back_one_call():
     assert usage_summary(user=user)["used"] == 2
 
 
+@pytest.mark.django_db(transaction=True)
+def test_reservations_and_refunds_of_one_player_at_once_never_deadlock():
+    # Many questions of one player at once, half of them given back (throttled, failed, a resend):
+    # the refunds and the reservations lock the week and month rows in the same order, so none waits
+    # on another crosswise (PostgreSQL would cancel one after deadlock_timeout: a 503 for a player,
+    # or a call not given back).
+    user = UserFactory()
+    set_plan(user, "basic_special")  # 100 calls a month, counted by the month row
+    errors, barrier = [], threading.Barrier(12)
+
+    def ask_and_give_back(n: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for i in range(10):
+                reservation = quota_reserve(user=user)
+                if (n + i) % 2:
+                    quota_release(reservation=reservation)
+        except Exception as exc:  # every failure is what this test reports
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ask_and_give_back, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+
+    assert errors == []
+    kept = CallRecord.objects.filter(user=user, released_at__isnull=True).count()
+    assert kept == 60  # 12 x 10, every other one given back
+    assert UsageCounter.objects.get(user=user, period="week").used == kept
+    assert UsageCounter.objects.get(user=user, period="month").used == kept
+
+
 @pytest.mark.django_db
 def test_usage_summary_reports_plan_period_and_reset(user):
     spend(user, 4)
