@@ -132,8 +132,8 @@ def _record(ask: Ask, log: QuestionLog, release: bool) -> None:
     log row and its new conversation, if any, in one statement."""
     if release and ask.reservation is not None:
         quota_release(reservation=ask.reservation)
-    conversation = log.conversation if log.conversation_id else None
-    instances_insert(*([conversation] if conversation is not None and conversation._state.adding else []), log)
+    new_conversation = log.conversation_id is not None and log.conversation._state.adding
+    instances_insert(*([log.conversation, log] if new_conversation else [log]))
 
 
 async def _log_write(ask: Ask, log: QuestionLog, *, release: bool = False) -> QuestionLog:
