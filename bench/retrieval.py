@@ -16,8 +16,8 @@ the rows; membership follows clusters, as real categories do. Two query sets per
 rows of the whole table: the pessimistic case). Plans:
 
     auto      the selector's choice (exact scan up to RETRIEVAL_EXACT_MAX_ROWS filtered rows, else
-              the half-precision HNSW index with iterative scans and a full-precision re-rank,
-              falling back to exact when it comes back short)
+              the HNSW index with iterative scans, its candidates put in exact order, falling back
+              to exact when it comes back short)
     hnsw      the HNSW path forced (same settings and fallback); hnsw@200: with hnsw.ef_search 200
     exact     the exact path forced
     baseline  plain pgvector defaults on the same index: ef_search 40, iterative scans off, no
@@ -234,9 +234,8 @@ def queries(rng: random.Random, filters: dict, count: int, near: bool) -> list[l
         cursor.execute(f"SELECT id FROM knowledge_chunk WHERE {where}", params)  # noqa: S608
         ids = [row[0] for row in cursor.fetchall()]
         picked = rng.sample(ids, min(count, len(ids)))
-        cursor.execute("SELECT embedding FROM knowledge_chunk WHERE id = ANY(%s) ORDER BY id", [picked])
-        vectors = [Vector.from_text(row[0]).to_list() if isinstance(row[0], str) else list(row[0])
-                   for row in cursor.fetchall()]  # fmt: skip
+        cursor.execute("SELECT embedding::text FROM knowledge_chunk WHERE id = ANY(%s) ORDER BY id", [picked])
+        vectors = [Vector.from_text(row[0]).to_list() for row in cursor.fetchall()]
     return [_perturb(rng, v) for v in vectors]
 
 
@@ -250,7 +249,7 @@ def exact_truth(query: list[float], filters: dict) -> list[int]:
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute(
-            f"SELECT id FROM knowledge_chunk WHERE {where} ORDER BY embedding <=> %s::vector, id LIMIT {K}",  # noqa: S608
+            f"SELECT id FROM knowledge_chunk WHERE {where} ORDER BY embedding <=> %s::halfvec, id LIMIT {K}",  # noqa: S608
             [*params, Vector(query).to_text()],
         )
         return [row[0] for row in cursor.fetchall()]
@@ -267,7 +266,7 @@ def baseline(query: list[float], filters: dict) -> list[int]:
         cursor.execute("SET LOCAL hnsw.iterative_scan = off")
         cursor.execute(
             f"SELECT id FROM knowledge_chunk WHERE {where} AND game_id = (SELECT id FROM knowledge_game WHERE "  # noqa: S608
-            f"slug = 'bench') ORDER BY embedding::halfvec({len(query):d}) <=> %s::halfvec({len(query):d}) LIMIT {K}",
+            f"slug = 'bench') ORDER BY embedding <=> %s::halfvec LIMIT {K}",
             [*params, Vector(query).to_text()],
         )
         return [row[0] for row in cursor.fetchall()]

@@ -135,9 +135,9 @@ def chunk_search_with_plan(
       Without tags the set is first counted, up to that limit, on the B-tree over game, model and
       category (an index-only scan, no heap pages); with tags (which the B-tree cannot count) the
       exact scan counts as it goes and stops once past the limit;
-    - a larger set goes through the half-precision HNSW index with iterative scans (relaxed order) and
-      RETRIEVAL_HNSW_EF_SEARCH, its RETRIEVAL_HNSW_CANDIDATES nearest re-ranked by the full-precision
-      distance; should that still return fewer than k, the exact scan runs instead.
+    - a larger set goes through the HNSW index with iterative scans (relaxed order, so the rows come
+      roughly nearest first) and RETRIEVAL_HNSW_EF_SEARCH; the RETRIEVAL_HNSW_CANDIDATES nearest found
+      are put in exact order; should that still return fewer than k, the exact scan runs instead.
     """
     started = time.perf_counter()
     k = settings.RETRIEVAL_TOP_K if k is None else k
@@ -186,7 +186,7 @@ def chunk_search_with_plan(
 
 # The hits with what the coach cites, and their cosine distance (computed for these k rows only).
 _HITS = """
-    SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.embedding <=> %(query)s::vector AS distance,
+    SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.embedding <=> %(query)s::halfvec AS distance,
            c.position, c.start_time, d.updated_at
     FROM hits JOIN knowledge_chunk c ON c.id = hits.id JOIN knowledge_document d ON d.id = c.document_id
 """
@@ -201,11 +201,12 @@ def _count(cursor, where_sql: str, params: dict) -> int:
     return cursor.fetchone()[0]
 
 
-# The exact scan ranks by inner product (<#>, the negative dot product): every embedder stores unit
-# vectors (knowledge.embeddings), for which it orders as cosine distance does, at a third of the
-# arithmetic (pgvector's cosine sums two norms as well); ~0.36 of the ~0.55 us a filtered row costs
-# was the cosine. No index serves either operator (the ANN index is over halfvec), so the rows come
-# through the filter indexes.
+# The exact scan reads every filtered row's vector, and that reading is most of its time: stored at
+# half precision (knowledge.models.Chunk.embedding) it takes ~40% less than at full precision
+# (bench/README.md, scenario 3). It ranks by cosine_distance(), the function: ORDER BY the operator
+# <=> would let the planner answer with the HNSW index instead, a post-filtered walk that returns a
+# few rows or none (shared/notes/pgvector-filtered-search.md). The rows come through the filter indexes.
+_EXACT_DISTANCE = "cosine_distance(c.embedding, %(query)s::halfvec)"
 
 
 def _exact(cursor, where_sql: str, params: dict) -> list[tuple]:
@@ -214,7 +215,7 @@ def _exact(cursor, where_sql: str, params: dict) -> list[tuple]:
         f"""
         WITH hits AS MATERIALIZED (
             SELECT c.id FROM knowledge_chunk c
-            WHERE {where_sql} ORDER BY c.embedding <#> %(query)s::vector, c.id LIMIT %(k)s
+            WHERE {where_sql} ORDER BY {_EXACT_DISTANCE}, c.id LIMIT %(k)s
         )
         {_HITS}
         """,  # noqa: S608 - where_sql is built from constants; values are parameters
@@ -230,9 +231,8 @@ def _exact_counted(cursor, where_sql: str, params: dict, *, limited: bool) -> tu
     cursor.execute(
         f"""
         WITH filtered AS MATERIALIZED (
-            SELECT c.id, c.embedding <#> %(query)s::vector AS negative_dot FROM knowledge_chunk c
-            WHERE {where_sql} {limit}
-        ), hits AS (SELECT id FROM filtered ORDER BY negative_dot, id LIMIT %(k)s)
+            SELECT c.id, {_EXACT_DISTANCE} AS distance FROM knowledge_chunk c WHERE {where_sql} {limit}
+        ), hits AS (SELECT id FROM filtered ORDER BY distance, id LIMIT %(k)s)
         SELECT *, (SELECT count(*) FROM filtered) FROM ({_HITS}) AS hits
         """,  # noqa: S608 - where_sql is built from constants; values are parameters
         params,
@@ -242,10 +242,9 @@ def _exact_counted(cursor, where_sql: str, params: dict, *, limited: bool) -> tu
 
 
 def _hnsw(cursor, where_sql: str, params: dict) -> list[tuple]:
-    """The top k of RETRIEVAL_HNSW_CANDIDATES rows found through the half-precision HNSW index
-    (iterative scans, so filtered rows keep coming), re-ranked by the full-precision distance."""
+    """The top k of RETRIEVAL_HNSW_CANDIDATES rows found through the HNSW index (iterative scans, so
+    filtered rows keep coming; relaxed order, so they come roughly nearest first), in exact order."""
     candidates = max(settings.RETRIEVAL_HNSW_CANDIDATES, params["k"])
-    halfvec = f"halfvec({settings.EMBEDDING_DIM:d})"  # the index's expression, to the letter
     with transaction.atomic():  # SET LOCAL lasts until this (sub)transaction's end
         # enable_sort off: the plan is chosen here, by the set's size; the planner's guess (a sort of
         # the filtered rows, for a set it takes to be small) would be an unbounded exact scan
@@ -254,17 +253,12 @@ def _hnsw(cursor, where_sql: str, params: dict) -> list[tuple]:
             " set_config('hnsw.max_scan_tuples', %s, true), set_config('enable_sort', 'off', true)",
             [str(max(settings.RETRIEVAL_HNSW_EF_SEARCH, candidates)), str(settings.RETRIEVAL_HNSW_MAX_SCAN_TUPLES)],
         )
-        # the query is cast to vector first wherever it appears: PostgreSQL types a parameter by its
-        # first use, and a first ::halfvec would round the re-rank's query to half precision too
         cursor.execute(
             f"""
             WITH candidates AS MATERIALIZED (
-                SELECT c.id FROM knowledge_chunk c WHERE {where_sql}
-                ORDER BY c.embedding::{halfvec} <=> %(query)s::vector::{halfvec} LIMIT {candidates:d}
-            ), hits AS MATERIALIZED (
-                SELECT c.id FROM candidates JOIN knowledge_chunk c ON c.id = candidates.id
-                ORDER BY c.embedding <=> %(query)s::vector, c.id LIMIT %(k)s
-            )
+                SELECT c.id, c.embedding <=> %(query)s::halfvec AS distance FROM knowledge_chunk c
+                WHERE {where_sql} ORDER BY distance LIMIT {candidates:d}
+            ), hits AS MATERIALIZED (SELECT id FROM candidates ORDER BY distance, id LIMIT %(k)s)
             {_HITS}
             """,  # noqa: S608 - where_sql is built from constants, the rest are numbers; values are parameters
             params,

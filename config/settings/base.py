@@ -327,8 +327,8 @@ RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
 RETRIEVAL_EXACT_MAX_ROWS = env.int("RETRIEVAL_EXACT_MAX_ROWS", default=20000)
 # RETRIEVAL_HNSW_EF_SEARCH / RETRIEVAL_HNSW_MAX_SCAN_TUPLES: hnsw.ef_search and hnsw.max_scan_tuples
 #   (how far an iterative scan may walk) on the HNSW path; at 1M chunks ef_search 100 gave recall
-#   0.97 unfiltered, 160 gave 0.99. RETRIEVAL_HNSW_CANDIDATES: rows taken from the half-precision index
-#   and re-ranked by the full-precision distance (at least k; more only lengthens filtered walks).
+#   0.97 unfiltered, 160 gave 0.99. RETRIEVAL_HNSW_CANDIDATES: rows taken from the index's walk (relaxed
+#   order: roughly nearest first) and put in exact order (at least k; more only lengthens filtered walks).
 RETRIEVAL_HNSW_EF_SEARCH = env.int("RETRIEVAL_HNSW_EF_SEARCH", default=160)
 RETRIEVAL_HNSW_MAX_SCAN_TUPLES = env.int("RETRIEVAL_HNSW_MAX_SCAN_TUPLES", default=20000)
 RETRIEVAL_HNSW_CANDIDATES = env.int("RETRIEVAL_HNSW_CANDIDATES", default=10)

@@ -2,11 +2,11 @@
 
 import math
 import random
+import struct
 
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
-from pgvector import Vector
 
 from knowledge import services
 from knowledge.embeddings import get_embedder
@@ -41,8 +41,21 @@ def add_chunks(document, vectors, *, model=MODEL, searchable=True):
     )  # fmt: skip
 
 
+def half(vector):
+    """The vector as PostgreSQL stores a halfvec (each number rounded to half precision)."""
+    values = vector.to_list() if hasattr(vector, "to_list") else list(vector)
+    return struct.unpack(f"{len(values)}e", struct.pack(f"{len(values)}e", *values))
+
+
+def cosine_distance(query, chunk):
+    """What PostgreSQL computes for `embedding <=> query::halfvec`: both vectors at half precision."""
+    q, c = half(query), half(chunk.embedding)
+    dot = sum(a * b for a, b in zip(q, c, strict=True))
+    return 1 - dot / math.sqrt(sum(a * a for a in q) * sum(b * b for b in c))
+
+
 def exact_top(query, chunks, k):
-    scored = sorted(chunks, key=lambda c: (1 - sum(a * b for a, b in zip(query, c.embedding, strict=True)), c.pk))
+    scored = sorted(chunks, key=lambda c: (cosine_distance(query, c), c.pk))
     return [c.pk for c in scored[:k]]
 
 
@@ -180,20 +193,17 @@ def test_a_large_tagged_set_goes_through_hnsw(doc, settings):
     assert len(hits) == 5
 
 
-def test_hnsw_hits_carry_the_full_precision_distance(doc, settings):
-    # the index holds half-precision copies; what the coach sees is re-ranked at full precision
+def test_hnsw_hits_come_nearest_first_with_their_cosine_distance(doc, settings):
+    # relaxed-order iterative scans return rows roughly nearest first; the hits are put in exact order
     settings.RETRIEVAL_EXACT_MAX_ROWS = 0
     rng = random.Random(12)
     centre, _ = _clustered_corpus(doc, settings, rng)
     hits, plan = chunk_search_with_plan(game="elden-ring", embedding=centre, model_name=MODEL, category="boss")
-    assert plan.path == "hnsw"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, embedding <=> %s::vector FROM knowledge_chunk WHERE id = ANY(%s)",
-            [Vector(centre).to_text(), [h.chunk_id for h in hits]],
-        )
-        full_precision = dict(cursor.fetchall())
-    assert len(hits) == 5 and {h.chunk_id: h.distance for h in hits} == full_precision
+    assert plan.path == "hnsw" and len(hits) == 5
+    chunks = Chunk.objects.in_bulk([h.chunk_id for h in hits])
+    distances = [h.distance for h in hits]
+    assert distances == pytest.approx([cosine_distance(centre, chunks[h.chunk_id]) for h in hits], abs=1e-5)
+    assert distances == sorted(distances)
 
 
 def test_the_embedding_column_has_exactly_one_ann_index_hnsw_cosine_over_searchable_rows():
@@ -205,7 +215,7 @@ def test_the_embedding_column_has_exactly_one_ann_index_hnsw_cosine_over_searcha
         )
         definitions = [row[0] for row in cursor.fetchall()]
     assert len(definitions) == 1
-    assert "USING hnsw (((embedding)::halfvec(384)) halfvec_cosine_ops)" in definitions[0]
+    assert "USING hnsw (embedding halfvec_cosine_ops)" in definitions[0]
     assert "WHERE searchable" in definitions[0]
 
 
@@ -225,7 +235,25 @@ def test_the_hnsw_path_is_served_by_the_index(doc, settings):
         cursor.execute("EXPLAIN " + search_sql)
         plan = "\n".join(row[0] for row in cursor.fetchall())
     # then it walks the HNSW index (an expression that drifted from the index's would sort instead)
-    assert "chunk_embedding_halfvec_hnsw" in plan
+    assert "chunk_embedding_hnsw" in plan
+
+
+def test_the_exact_path_never_walks_the_hnsw_index(doc, settings):
+    # given the exact path's query as the selector sends it
+    rng = random.Random(14)
+    centre, _ = _clustered_corpus(doc, settings, rng)
+    with CaptureQueriesContext(connection) as captured:
+        _, plan = chunk_search_with_plan(game="elden-ring", embedding=centre, model_name=MODEL, category="boss")
+    assert plan.path == "exact"
+    (search_sql,) = [q["sql"] for q in captured.captured_queries if "halfvec" in q["sql"]]
+    # when PostgreSQL plans it with a sort priced high, as for a set it takes to be large
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("EXPLAIN " + search_sql)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # then it still scans the filtered rows: the index's walk would be post-filtered (rows missing)
+    assert "chunk_embedding_hnsw" not in plan
+    assert "Sort" in plan
 
 
 def test_never_fewer_than_k_when_hnsw_gives_up_early(doc, settings):

@@ -23,7 +23,7 @@ class Command(BaseCommand):
         column = services.embedding_column_dimensions()
         if column is not None and column != settings.EMBEDDING_DIM:
             raise CommandError(
-                f"EMBEDDING_DIM is {settings.EMBEDDING_DIM} but knowledge_chunk.embedding holds vector({column}): "
+                f"EMBEDDING_DIM is {settings.EMBEDDING_DIM} but knowledge_chunk.embedding holds halfvec({column}): "
                 "a dimension change needs a migration first (makemigrations knowledge, clearing the old vectors)"
             )
         game = None
