@@ -111,7 +111,7 @@ class Chunk(models.Model):
     summarized = models.BooleanField(default=False)
     start_time = models.FloatField(null=True, blank=True)  # seconds into the video (subtitles)
     end_time = models.FloatField(null=True, blank=True)
-    # Half precision (2 bytes a dimension): an exact scan reads half the bytes a row (20-45% faster; the table is
+    # Half precision (2 bytes a dimension): an exact scan reads half the bytes a row (15-50% faster; the table is
     # half the size) and the HNSW index is over the column itself. bench/README.md, change 30.
     embedding = HalfVectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True)

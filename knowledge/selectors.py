@@ -202,7 +202,7 @@ def _count(cursor, where_sql: str, params: dict) -> int:
 
 
 # The exact scan reads every filtered row's vector, and that reading is most of its time: stored at
-# half precision (knowledge.models.Chunk.embedding) it takes 20-45% less than at full precision
+# half precision (knowledge.models.Chunk.embedding) it takes 15-50% less than at full precision
 # (bench/README.md, change 30). It ranks by cosine_distance(), the function: ORDER BY the operator
 # <=> would let the planner answer with the HNSW index instead, a post-filtered walk that returns a
 # few rows or none (shared/notes/pgvector-filtered-search.md). The rows come through the filter indexes.

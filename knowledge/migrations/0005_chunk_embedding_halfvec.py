@@ -1,7 +1,7 @@
 """Chunk embeddings are stored at half precision (halfvec), and the HNSW index is over the column itself.
 
 An exact scan of a filtered set reads each row's vector: at 2 bytes a dimension instead of 4 it takes
-20-45% less time (20,000 rows: ~10 ms before, 5.2-8.5 ms after, measured side by side), and the table
+15-50% less time (20,000 rows: ~10 ms before, 5.2-8.8 ms after, measured side by side), and the table
 is half the size (100k chunks: 195 -> 98 MB; 1M: 1953 -> 977 MB). bench/README.md, change 30.
 The HNSW index was already over half-precision copies; what changes is the exact scan's and the
 re-rank's precision: a cosine distance moves by ~1e-4, and at 1M chunks the exact path found 999 of
