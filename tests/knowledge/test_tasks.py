@@ -107,6 +107,16 @@ def test_summaries_are_a_task_too_and_then_embedded(make_document, settings, cel
     assert tasks.chunks_summarize.apply(args=[[chunk.pk]]).get() == 0  # already done
 
 
+def test_reembed_refuses_a_dimension_the_column_does_not_hold(settings):
+    from django.core.management import CommandError, call_command
+
+    # given EMBEDDING_DIM changed without a migration of the halfvec(384) column
+    settings.EMBEDDING_DIM = 256
+    with pytest.raises(CommandError, match=r"EMBEDDING_DIM is 256 but knowledge_chunk.embedding holds halfvec\(384\)"):
+        call_command("reembed", "--sync")
+    assert services.embedding_column_dimensions() == 384
+
+
 def test_reembed_command_re_embeds_chunks_of_another_model(make_document, settings, openai_embeddings):
     from io import StringIO
 
