@@ -23,8 +23,9 @@ rows of the whole table: the pessimistic case). Plans:
     baseline  plain pgvector defaults on the same index: ef_search 40, iterative scans off, no
               re-rank (what a naive query gets)
 
-Queries per second: the auto plan, --clients concurrent clients (threads, a connection each), each
-running the whole query set once.
+Every query set runs --repeats times (3); the table gives the medians of p50 and p95, and for the
+auto plan the spread of p95 in brackets. Queries per second: the auto plan, --clients concurrent
+clients (threads, a connection each), each running the whole query set once.
 
 Prints a table and writes JSON to bench/results/retrieval-<rows>-<timestamp>.json.
 """
@@ -341,6 +342,25 @@ def measure(query_sets: dict, plans: list[str], *, verbose: bool = True) -> list
     return results
 
 
+def measure_repeated(query_sets: dict, plans: list[str], repeats: int) -> list[dict]:
+    """measure() `repeats` times over: per row the medians of p50 and p95, and their spread."""
+    runs = [measure(query_sets, plans, verbose=False) for _ in range(repeats)]
+    results = []
+    for rows in zip(*runs, strict=True):
+        merged = dict(rows[-1])
+        for key in ("p50_ms", "p95_ms"):
+            values = [row[key] for row in rows]
+            merged[key] = round(statistics.median(values), 2)
+            merged[key.replace("_ms", "_spread")] = [min(values), max(values)]
+        merged["recall_at_5"] = min(row["recall_at_5"] for row in rows)  # the same every run, but never flattered
+        merged["runs"] = repeats
+        results.append(merged)
+        print(f"  {merged['filter']:>5} {merged['queries']:<4} {merged['plan']:<8} recall {merged['recall_at_5']:.3f}  "
+              f"p50 {merged['p50_ms']:7.2f} ms {merged['p50_spread']}  p95 {merged['p95_ms']:7.2f} ms "
+              f"{merged['p95_spread']}  short {merged['fewer_than_k']:3d}  {merged['paths']}", flush=True)  # fmt: skip
+    return results
+
+
 def throughput(query_sets: dict, clients: int, plan: str = "auto") -> dict:
     """Queries per second with `clients` concurrent clients, each a thread with its own connection
     running the whole query set (starting at a different query), per (filter, query set).
@@ -407,7 +427,9 @@ def table(results: list[dict]) -> str:
         for plan in plans:
             row = next(r for r in results if (r["filter"], r["queries"], r["plan"]) == (filter_name, set_name, plan))
             short = f", {row['fewer_than_k']} short" if row["fewer_than_k"] else ""
-            cells.append(f"{row['recall_at_5']:.3f}, {row['p50_ms']:.1f}/{row['p95_ms']:.1f}{short}")
+            spread = row.get("p95_spread") if plan == "auto" and row.get("runs", 1) > 1 else None
+            p95 = f"{row['p95_ms']:.1f} ({spread[0]:.1f}-{spread[1]:.1f})" if spread else f"{row['p95_ms']:.1f}"
+            cells.append(f"{row['recall_at_5']:.3f}, {row['p50_ms']:.1f}/{p95}{short}")
             if plan == "auto":
                 auto_paths = ", ".join(f"{k} {v}" for k, v in row["paths"].items())
                 rates = [f"{row['qps'][str(c)]:.0f}" if str(c) in row.get("qps", {}) else "-" for c in client_counts]
@@ -436,6 +458,7 @@ def main() -> None:
         "--shared-buffers",
         help="PostgreSQL shared_buffers (the embedded server's is 256MB), e.g. 4GB to hold the HNSW index",
     )
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the query sets (medians and spread reported)")
     parser.add_argument("--build-only", action="store_true", help="build (or check) the database, then stop")
     args = parser.parse_args()
 
@@ -464,8 +487,8 @@ def main() -> None:
         plans = args.plans.split(",")
         print("warming the caches (every query once, auto plan)")
         measure(query_sets, ["auto"], verbose=False)
-        print("measuring")
-        results = measure(query_sets, plans)
+        print(f"measuring ({args.repeats} runs of every query; medians of their p50 and p95)")
+        results = measure_repeated(query_sets, plans, args.repeats)
         clients = [int(c) for c in args.clients.split(",") if c] if "auto" in plans else []
         for count in clients:
             print(f"throughput, {count} clients")
@@ -480,8 +503,8 @@ def main() -> None:
         out_dir = ROOT / "bench" / "results"
         out_dir.mkdir(parents=True, exist_ok=True)
         out = out_dir / f"retrieval-{args.rows}-{time.strftime('%Y%m%d-%H%M%S')}.json"
-        report = {"rows": args.rows, "dim": dim, "k": K, "queries": args.queries, "settings": settings_used,
-                  "build": build_info, "results": results}  # fmt: skip
+        report = {"rows": args.rows, "dim": dim, "k": K, "queries": args.queries, "repeats": args.repeats,
+                  "settings": settings_used, "build": build_info, "results": results}  # fmt: skip
         out.write_text(json.dumps(report, indent=2))
         print(f"\nwrote {out.relative_to(ROOT)}")
     finally:

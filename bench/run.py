@@ -51,19 +51,19 @@ PROFILES = {
     "full": {
         "concurrency": (1, 16, 64), "repeats": 3, "duration": 5.0, "warmup": 1.0, "workers_compare": True,
         "slow_concurrency": (50, 200, 500), "slow_duration": 30.0, "slow_warmup": 3.0, "slow_delay": 1.0,
-        "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 10_000,
+        "slow_repeats": 3, "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 10_000,
         "retrieval": {"rows": 100_000, "queries": 100}, "semantic": True, "stats": {"rows": 200_000, "runs": 3},
     },
     "quick": {
         "concurrency": (1, 16, 64), "repeats": 2, "duration": 2.0, "warmup": 0.5, "workers_compare": True,
         "slow_concurrency": (50, 200, 500), "slow_duration": 8.0, "slow_warmup": 2.0, "slow_delay": 1.0,
-        "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 2_000,
+        "slow_repeats": 2, "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 2_000,
         "retrieval": {"rows": 20_000, "queries": 30}, "semantic": True, "stats": None,
     },
     "smoke": {
         "concurrency": (1, 4), "repeats": 1, "duration": 0.6, "warmup": 0.2, "workers_compare": False,
         "slow_concurrency": (8,), "slow_duration": 1.0, "slow_warmup": 0.3, "slow_delay": 0.2,
-        "players": 40, "exact_pairs": 10, "semantic_questions": 5, "ingest_chunks": 40,
+        "slow_repeats": 1, "players": 40, "exact_pairs": 10, "semantic_questions": 5, "ingest_chunks": 40,
         "retrieval": None, "semantic": False, "stats": None,
     },
 }  # fmt: skip
@@ -186,9 +186,9 @@ def summarise(runs: list[dict]) -> dict:
         "worker_cpu_share": runs[-1].get("worker_cpu_share", []),
         "failures": [f for r in runs for f in r["failures"]][:3],
     }  # fmt: skip
-    for key in ("rss_mb_max", "pg_connections_max"):
-        if key in runs[-1]:
-            summary[key] = runs[-1][key]
+    if "rss_mb_max" in runs[-1]:  # the most any run saw: per worker, and PostgreSQL connections
+        summary["rss_mb_max"] = [max(values) for values in zip(*(r["rss_mb_max"] for r in runs), strict=False)]
+        summary["pg_connections_max"] = max(r["pg_connections_max"] for r in runs)
     return summary
 
 
@@ -305,14 +305,16 @@ def scenario_slow(stack: Stack, url: str, profile: dict, args, questions: Questi
     try:
         for concurrency in profile["slow_concurrency"]:
             estimate = int(concurrency / delay * (profile["slow_duration"] + profile["slow_warmup"]) * 1.2) + 100
-            result = load_run(stack, url, _miss(questions, estimate), concurrency=concurrency,
-                              duration=profile["slow_duration"], warmup=profile["slow_warmup"],
-                              client=args.client, sample=True)  # fmt: skip
-            summary = summarise([result])
+            runs = [load_run(stack, url, _miss(questions, estimate), concurrency=concurrency,
+                             duration=profile["slow_duration"], warmup=profile["slow_warmup"],
+                             client=args.client, sample=True)
+                    for _ in range(profile["slow_repeats"])]  # fmt: skip
+            summary = summarise(runs)
             summary["ideal_rps"] = round(concurrency / delay, 1)
-            summary["throughput_ratio"] = round(result["rps"] / (concurrency / delay), 3)
+            summary["throughput_ratio"] = round(summary["rps"] / (concurrency / delay), 3)
             out["by_concurrency"][str(concurrency)] = summary
-            say(f"  slow c={concurrency:<3} {summary['rps']:>6.1f} req/s ({summary['throughput_ratio']:.0%} of "
+            say(f"  slow c={concurrency:<3} {summary['rps']:>6.1f} req/s {summary['rps_spread']} "
+                f"({summary['throughput_ratio']:.0%} of "
                 f"c/{delay:g}s)  p50 {summary['p50_ms']:.0f} p99 {summary['p99_ms']:.0f} ms  errors "
                 f"{summary['errors']}  RSS {summary.get('rss_mb_max')} MB  PG connections "
                 f"{summary.get('pg_connections_max')}")  # fmt: skip
@@ -565,7 +567,7 @@ def main(argv: list[str] | None = None) -> int:
     size.add_argument("--smoke", action="store_true", help="tiny: checks that everything runs (seconds)")
     parser.add_argument("--only", default="", help=f"comma-separated scenarios out of {', '.join(SCENARIOS)}")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2, as deployed)")
-    parser.add_argument("--repeats", type=int, help="runs per cell (medians are reported)")
+    parser.add_argument("--repeats", type=int, help="runs per cell of scenarios 1 and 2 (medians are reported)")
     parser.add_argument("--duration", type=float, help="seconds measured per overhead run")
     parser.add_argument("--slow-duration", type=float, help="seconds measured per slow-LLM run")
     parser.add_argument("--retrieval-rows", type=int, help="chunks for bench/retrieval.py (e.g. 1000000)")
@@ -578,7 +580,8 @@ def main(argv: list[str] | None = None) -> int:
 
     name = "smoke" if args.smoke else "quick" if args.quick else "full"
     profile = dict(PROFILES[name])
-    for key, value in (("repeats", args.repeats), ("duration", args.duration), ("slow_duration", args.slow_duration)):
+    for key, value in (("repeats", args.repeats), ("slow_repeats", args.repeats), ("duration", args.duration),
+                       ("slow_duration", args.slow_duration)):  # fmt: skip
         if value is not None:
             profile[key] = value
     if args.retrieval_rows:
