@@ -1,6 +1,6 @@
 """The benchmark runner: the ask path, the caches, retrieval and ingestion, measured on this machine.
 
-    bin/bench                       # everything, about 10 minutes
+    bin/bench                       # everything, about 15 minutes
     bin/bench --quick               # the same scenarios, shorter and smaller, about 3 minutes
     bin/bench --only overhead,slow  # some scenarios (overhead, slow, retrieval, semantic, ingest, stats)
     bin/bench --compare bench/results/baseline.json
