@@ -299,7 +299,8 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def measure(query_sets: dict, plans: list[str], *, verbose: bool = True) -> list[dict]:
+def measure(query_sets: dict, plans: list[str]) -> list[dict]:
+    """One pass over every query set with every plan: recall, p50 and p95, short answers, paths."""
     from django.test import override_settings
 
     from knowledge.selectors import chunk_search_with_plan
@@ -332,19 +333,12 @@ def measure(query_sets: dict, plans: list[str], *, verbose: bool = True) -> list
                 "p50_ms": round(percentile(latencies, 0.5), 2), "p95_ms": round(percentile(latencies, 0.95), 2),
                 "fewer_than_k": short, "paths": paths,
             })  # fmt: skip
-            row = results[-1]
-            if verbose:
-                print(
-                    f"  {filter_name:>5} {set_name:<4} {plan:<8} recall {row['recall_at_5']:.3f}  "
-                    f"p50 {row['p50_ms']:7.2f} ms  p95 {row['p95_ms']:7.2f} ms  short {short:3d}  {paths}",
-                    flush=True,
-                )
     return results
 
 
 def measure_repeated(query_sets: dict, plans: list[str], repeats: int) -> list[dict]:
     """measure() `repeats` times over: per row the medians of p50 and p95, and their spread."""
-    runs = [measure(query_sets, plans, verbose=False) for _ in range(repeats)]
+    runs = [measure(query_sets, plans) for _ in range(repeats)]
     results = []
     for rows in zip(*runs, strict=True):
         merged = dict(rows[-1])
@@ -486,7 +480,7 @@ def main() -> None:
         query_sets = query_sets_with_truth(args.queries, args.seed, workdir if args.db_dir else None)
         plans = args.plans.split(",")
         print("warming the caches (every query once, auto plan)")
-        measure(query_sets, ["auto"], verbose=False)
+        measure(query_sets, ["auto"])
         print(f"measuring ({args.repeats} runs of every query; medians of their p50 and p95)")
         results = measure_repeated(query_sets, plans, args.repeats)
         clients = [int(c) for c in args.clients.split(",") if c] if "auto" in plans else []
