@@ -32,7 +32,9 @@ def worker(settings):
     settings.REVENUECAT_RETRY_SECONDS = 1
     settings.REVENUECAT_HTTP_RETRIES = 0
     app.control.purge()
-    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15) as running:
+    # The default queue named: a worker started with `queues` (tests/ops) leaves the app consuming only those.
+    queues = [app.conf.task_default_queue]
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=15, queues=queues) as running:
         yield running
 
 
