@@ -78,37 +78,46 @@ def users_plan_usage(user) -> dict:
             "remaining": max(0, plan.calls - used)}  # fmt: skip
 
 
-# user_with_plan_names: the same two subqueries as _plan_name_annotations (an active override: not
-# ended, not expired, already started, newest first; the subscription's plan), written out once as
-# SQL because the quota runs it on every question and the ORM spends about a millisecond of CPU
-# compiling the annotated queryset each time. tests/billing compare the two. The user's columns are
-# named, not u.*: a prepared statement (DB_PREPARED_STATEMENTS) whose row type changed under it, say by
-# a migration adding a column, fails with "cached plan must not change result type".
+# user_with_plan_usage: the subqueries of users_annotate_plan_usage (an active override: not ended, not
+# expired, already started, newest first; the subscription's plan; this week's and this month's
+# counters), written out once as SQL because the ask runs it on every question and the ORM spends
+# about a millisecond of CPU compiling the annotated queryset each time. tests/billing compare the
+# two. The user's columns are named, not u.*: a prepared statement (DB_PREPARED_STATEMENTS) whose row
+# type changed under it, say by a migration adding a column, fails with "cached plan must not change
+# result type".
 @functools.cache
-def _user_with_plan_names_sql() -> str:
+def _user_with_plan_usage_sql() -> str:
     User = get_user_model()
     columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in User._meta.concrete_fields)
+    counters = UsageCounter._meta.db_table
     return f"""
     SELECT {columns},
         (SELECT o.plan FROM {PlanOverride._meta.db_table} o
          WHERE o.user_id = u.id AND o.ended_at IS NULL AND (o.expires_at IS NULL OR o.expires_at > %(at)s)
            AND o.created_at <= %(at)s
          ORDER BY o.created_at DESC, o.id DESC LIMIT 1) AS plan_override_name,
-        (SELECT s.plan FROM {Subscription._meta.db_table} s WHERE s.user_id = u.id LIMIT 1) AS plan_subscription_name
+        (SELECT s.plan FROM {Subscription._meta.db_table} s WHERE s.user_id = u.id LIMIT 1) AS plan_subscription_name,
+        (SELECT c.used FROM {counters} c WHERE c.user_id = u.id AND c.period = 'week'
+           AND c.period_start = %(week_start)s) AS calls_week_used,
+        (SELECT c.used FROM {counters} c WHERE c.user_id = u.id AND c.period = 'month'
+           AND c.period_start = %(month_start)s) AS calls_month_used
     FROM {User._meta.db_table} u WHERE u.id = %(user_id)s
     """  # noqa: S608 - table and column names are ours
 
 
-def user_with_plan_names(*, user_id, at: datetime | None = None):
-    """The user with the names user_plan needs (then it needs no query), or None: one query."""
-    sql = _user_with_plan_names_sql()
-    return next(iter(get_user_model().objects.raw(sql, {"user_id": user_id, "at": at or timezone.now()})), None)
+def user_with_plan_usage(*, user_id, at: datetime | None = None):
+    """The user as users_annotate_plan_usage reads them (user_plan then needs no query, and
+    users_plan_usage says the calls left), or None: one query."""
+    at = at or timezone.now()
+    params = {"user_id": user_id, "at": at, "week_start": period_bounds("week", at)[0],
+              "month_start": period_bounds("month", at)[0]}  # fmt: skip
+    return next(iter(get_user_model().objects.raw(_user_with_plan_usage_sql(), params)), None)
 
 
 def user_plan(*, user) -> Plan:
     """The plan the user has now: an active staff override's, else their subscription's, else free.
 
-    No query for a user read by user_with_plan_names (the quota's way, on every question); else one.
+    No query for a user read by user_with_plan_usage (the ask's way, on every question); else one.
     """
     if hasattr(user, "plan_override_name") and hasattr(user, "plan_subscription_name"):
         return _plan_resolve(override=user.plan_override_name, subscription=user.plan_subscription_name,

@@ -2,6 +2,7 @@
 
 import json
 
+from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -11,7 +12,8 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.authentication import JWTStatelessUserAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
 
 from config.errors import ApplicationError, error_body
 from config.views import EventLoopAPIView
@@ -20,7 +22,7 @@ from knowledge.games import agame_get
 
 from . import selectors
 from .models import Feedback, QuestionLog
-from .services.ask import Ask, Delta, question_ask_events
+from .services.ask import Ask, Delta, ask_player, question_ask_events
 from .services.feedback import feedback_submit
 from .services.prompt import question_language
 
@@ -142,22 +144,32 @@ def _sse(event: str, data: dict | str) -> bytes:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n".encode()
 
 
-class QuotaMiddlewareJWTAuthentication(JWTAuthentication):
-    """JWT, reusing the player billing.middleware.QuotaMiddleware already authenticated from this
-    request's Bearer token: the token is verified and the user read once per ask, not twice."""
+class TokenPlayerAuthentication(JWTStatelessUserAuthentication):
+    """The token's player with no query: signature, expiry and claims are checked on the loop, and the
+    player is read at the ask's admission. The id is the integer our users have (the token carries a
+    string), so throttles and log lines see the same user_id as on every other endpoint."""
 
-    def authenticate(self, request):
-        user = getattr(request._request, "quota_user", None)
-        return (user, None) if user is not None else super().authenticate(request)
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        try:
+            user.id = int(user.id)
+        except (TypeError, ValueError):
+            raise InvalidToken("Token contained no recognizable user identification") from None
+        return user
 
 
 class AskApi(EventLoopAPIView):
     content_negotiation_class = _JsonOnly
-    authentication_classes = [QuotaMiddlewareJWTAuthentication]
+    # The token's signature and expiry are checked here, on the loop; the player is read from the
+    # database at the pipeline's admission (coach.services.ask), with their plan and calls left, in
+    # the one worker-thread trip that also reserves the call.
+    authentication_classes = [TokenPlayerAuthentication]
     throttle_scope = "ask"  # config.throttles: THROTTLE_ASK_RATE per player, besides the plan's quota
+    ask: Ask | None = None
+    calls_left: int | None = None  # read for a 400 (below); an ask keeps its own
 
     def authenticates_on_loop(self, request) -> bool:
-        return getattr(request._request, "quota_user", None) is not None
+        return True
 
     class AskInputSerializer(RetrievalFilterSerializer):
         """Validated on the event loop: nothing here reads the database (the game is checked after)."""
@@ -188,25 +200,32 @@ class AskApi(EventLoopAPIView):
         description=(
             "Answers from the game's curated sources within the plan's limits. One call of the plan is spent "
             "(X-Plan-Remaining says what is left; 429 quota_exceeded when none); a resend of the same question "
-            "within 5 minutes comes from the exact cache and costs nothing. With `Accept: text/event-stream` "
+            "within 5 minutes comes from the exact cache and costs nothing, even with no call left. "
+            "With `Accept: text/event-stream` "
             "the answer streams as Server-Sent Events: `delta` events ({text}) then one `done` event with the "
             "same body as the JSON answer (or an `error` event in the error shape)."
         ),
         request=AskInputSerializer,
         responses={200: AskOutputSerializer},
-        auth=[{"jwtAuth": []}],  # the Bearer JWT scheme, as QuotaMiddlewareJWTAuthentication is JWT
+        auth=[{"jwtAuth": []}],  # the Bearer JWT scheme
     )
     async def post(self, request):
         data = self.AskInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        values = data.validated_data
-        game = await agame_get(slug=values["game"])
+        try:
+            data.is_valid(raise_exception=True)
+            values = data.validated_data
+            game = await agame_get(slug=values["game"])
+        except (serializers.ValidationError, ApplicationError):
+            # Checked on the loop, before the player is read: a deleted or deactivated player's token is
+            # still a 401 first, and the 400 says the calls left like every answer.
+            _, usage = await sync_to_async(ask_player)(user_id=request.user.pk)
+            self.calls_left = usage["remaining"]
+            raise
         game_name = game.name_ko if question_language(values["question"]) == "ko" else game.name_en
-        ask = Ask(
+        self.ask = ask = Ask(
             user=request.user, game=game.slug, game_name=game_name,
             question=values["question"], category=values["category"], tags=values["tags"],
             conversation_id=values.get("conversation_id"),
-            reservation=getattr(request._request, "quota_reservation", None),
         )  # fmt: skip
         wants_stream = "text/event-stream" in request.META.get("HTTP_ACCEPT", "")
         events = question_ask_events(ask, stream=wants_stream)
@@ -216,6 +235,14 @@ class AskApi(EventLoopAPIView):
         response = StreamingHttpResponse(_event_stream(first, events), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        """Every answer, and every error once the plan was read, says the calls left (X-Plan-Remaining)."""
+        response = super().finalize_response(request, response, *args, **kwargs)
+        remaining = self.ask.plan_remaining() if self.ask is not None else self.calls_left
+        if remaining is not None:
+            response["X-Plan-Remaining"] = str(remaining)
         return response
 
 

@@ -57,10 +57,10 @@ def test_an_ask_under_asgi_runs_no_middleware_hook_nor_its_rendering_in_a_worker
     assert again["X-Frame-Options"] == "DENY"
     assert again["Referrer-Policy"] == "same-origin"
     assert "sessionid" not in again.cookies
-    # The token check with the reservation, and the log row, are the ask's own trips to a thread;
+    # The admission (the player, the exact cache) and the log row are the ask's own trips to a thread;
     # no middleware hook is one any more (there were twelve, and CSRF's view check), nor is
     # rendering the JSON.
-    assert {"_authenticate_and_reserve", "_record"} <= set(thread_hops)
+    assert {"_admit", "_record"} <= set(thread_hops)
     assert [name for name in thread_hops if _is_middleware_hook(name)] == []
     assert "SimpleTemplateResponse.render" not in thread_hops
     assert "CsrfViewMiddleware.process_view" not in thread_hops  # the API's views are csrf_exempt

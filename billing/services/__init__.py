@@ -1,7 +1,7 @@
 """Billing's writes: quota reservations, RevenueCat events and subscriptions, plan overrides (see each module)."""
 
 from billing.services.overrides import plan_override_end, plan_override_grant
-from billing.services.quota import QuotaReservation, aquota_release, aquota_reserve, quota_release, quota_reserve
+from billing.services.quota import QuotaReservation, quota_release, quota_reserve
 from billing.services.subscriptions import (
     subscription_sync,
     webhook_event_process,
@@ -11,8 +11,6 @@ from billing.services.subscriptions import (
 
 __all__ = [
     "QuotaReservation",
-    "aquota_release",
-    "aquota_reserve",
     "plan_override_end",
     "plan_override_grant",
     "quota_release",

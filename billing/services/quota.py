@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from asgiref.sync import sync_to_async
 from django.db import connection
 from django.utils import timezone
 
@@ -78,11 +77,3 @@ def quota_release(*, reservation: QuotaReservation | None) -> None:
         # reservation does: a refund and a reservation of one player never wait on each other crosswise.
         cursor.execute("SELECT billing_quota_release(%s)", [reservation.id])
     reservation.released = True
-
-
-async def aquota_reserve(*, user) -> QuotaReservation:
-    return await sync_to_async(quota_reserve)(user=user)
-
-
-async def aquota_release(*, reservation: QuotaReservation | None) -> None:
-    await sync_to_async(quota_release)(reservation=reservation)

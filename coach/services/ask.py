@@ -1,8 +1,11 @@
-"""The ask pipeline: exact cache, semantic cache, retrieval, prompt + LLM, one QuestionLog per ask.
+"""The ask pipeline: admission, exact cache, semantic cache, retrieval, prompt + LLM, one QuestionLog per ask.
 
-The quota was reserved by billing's QuotaMiddleware before this runs; the pipeline gives the call
-back when the answer fails or comes from the exact cache (a resend costs nothing). JSON and SSE
-share every step: `question_ask_events` yields text deltas and ends with the response payload.
+Admission is one trip to a worker thread before anything is answered: the player and their plan's
+calls left, the conversation the question continues, the exact cache, and, unless the answer is
+already there, one call of the plan reserved (429 quota_exceeded when none is left). A resend from
+the exact cache costs nothing and needs no reservation; the pipeline gives the reserved call back
+when the answer fails. JSON and SSE share every step: `question_ask_events` yields text deltas and
+ends with the response payload.
 """
 
 from __future__ import annotations
@@ -18,14 +21,16 @@ import openai
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
+from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from billing.selectors import user_plan
-from billing.services import quota_release
+from billing.errors import QuotaExceeded
+from billing.selectors import user_with_plan_usage, users_plan_usage
+from billing.services import quota_release, quota_reserve
 from config.db.insert import instances_insert
 from config.errors import ApplicationError
 from config.observability import metrics
 from config.observability.context import log_fields_add
-from config.plans import plan_get
+from config.plans import Plan
 from knowledge.embeddings import EmbeddingError, get_embedder
 from knowledge.selectors import ChunkHit, chunk_search
 
@@ -40,17 +45,25 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Ask:
-    user: object
+    user: object  # the token's user (simplejwt's TokenUser) until admission reads the player
     game: str
     game_name: str
     question: str
     category: str | None = None
     tags: list[str] = field(default_factory=list)
     conversation_id: object = None
-    reservation: object = None
+    reservation: object = None  # billing's QuotaReservation, made at admission unless the exact cache answers
+    plan: Plan | None = None
+    calls_left: int | None = None  # before this question, as read at admission
     stream: bool = False
     stage_ms: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+
+    def plan_remaining(self) -> int | None:
+        """The plan's calls left after this question (X-Plan-Remaining), or None before admission read them."""
+        if self.reservation is not None:
+            return self.reservation.remaining + (1 if self.reservation.released else 0)
+        return self.calls_left
 
     def lap(self, stage: str, since: float) -> float:
         now = time.perf_counter()
@@ -100,18 +113,48 @@ def _conversation_with_turns(*, user, conversation_id) -> tuple[Conversation, li
     return conversation, turns
 
 
-async def _conversation(ask: Ask) -> tuple[Conversation | None, list[tuple[str, str]]]:
-    """The conversation the question continues and its last turns (one thread hop for both), else
-    (None, []): a new conversation is made with the ask's log row."""
-    if not ask.conversation_id:
-        return None, []
-    try:
-        return await sync_to_async(_conversation_with_turns)(user=ask.user, conversation_id=ask.conversation_id)
-    except Conversation.DoesNotExist:
-        raise ApplicationError(
-            "No such conversation.", code="unknown_conversation", status=404,
-            details={"conversation_id": str(ask.conversation_id)},
-        ) from None  # fmt: skip
+def _scope(ask: Ask) -> dict:
+    """What the exact cache keys an answer by."""
+    return {"user_id": ask.user.pk, "game": ask.game, "question": ask.question, "category": ask.category,
+            "tags": ask.tags}  # fmt: skip
+
+
+def ask_player(*, user_id) -> tuple[object, dict]:
+    """The token's player and their plan's usage (billing.selectors.users_plan_usage), in one query;
+    AuthenticationFailed (401) when they were deleted or deactivated since the token was issued."""
+    user = user_with_plan_usage(user_id=user_id)
+    if user is None:
+        raise AuthenticationFailed("User not found", code="user_not_found")
+    if not user.is_active:
+        raise AuthenticationFailed("User is inactive", code="user_inactive")
+    return user, users_plan_usage(user)
+
+
+def _admit(ask: Ask) -> tuple[Conversation | None, list[tuple[str, str]], dict | None]:
+    """Admission, in one worker thread: the conversation (None for a new one) with its last turns, and the
+    exact cache's answer if any. Sets ask.user, ask.plan and ask.calls_left, and ask.reservation unless
+    the exact cache answers. Raises AuthenticationFailed (401), unknown_conversation (404) and
+    QuotaExceeded (429) before anything is written or counted."""
+    ask.user, usage = ask_player(user_id=ask.user.pk)
+    ask.plan, ask.calls_left = usage["plan"], usage["remaining"]
+    conversation, history = None, []
+    if ask.conversation_id:
+        try:
+            conversation, history = _conversation_with_turns(user=ask.user, conversation_id=ask.conversation_id)
+        except Conversation.DoesNotExist:
+            raise ApplicationError(
+                "No such conversation.", code="unknown_conversation", status=404,
+                details={"conversation_id": str(ask.conversation_id)},
+            ) from None  # fmt: skip
+    # A follow-up means something only in its conversation: its answer is never reused.
+    cached = None if history else cache.exact_cache_get(**_scope(ask))
+    if cached is None:
+        try:
+            ask.reservation = quota_reserve(user=ask.user)
+        except QuotaExceeded:
+            ask.calls_left = 0  # taken by simultaneous questions since it was read
+            raise
+    return conversation, history, cached
 
 
 def _log_row(ask: Ask, conversation: Conversation | None, plan_name: str, **fields) -> QuestionLog:
@@ -178,25 +221,19 @@ def _reused_fields(payload: dict, kind: str) -> dict:
 async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta | dict]:
     """Run the pipeline; yield Delta(text) pieces (streaming only) and finally the response payload.
 
-    Raises ApplicationError subclasses (AIError 503/504, unknown conversation 404...) before the
-    first Delta; the reservation is given back on every failure and on an exact-cache hit.
+    Raises before the first Delta: admission's errors (401, 404 unknown_conversation, 429
+    quota_exceeded), then ApplicationError subclasses (AIError 503/504...), after which the reserved
+    call is given back, as on every failure.
     """
     ask.stream = stream
-    plan = plan_get(ask.reservation.plan) if ask.reservation else await sync_to_async(user_plan)(user=ask.user)
-    conversation = None
+    mark = time.perf_counter()
+    conversation, history, cached = await sync_to_async(_admit)(ask)
+    mark = ask.lap("admit", mark)
+    plan, scope = ask.plan, _scope(ask)
     completed = False
     try:
-        conversation, history = await _conversation(ask)
-        scope = {"user_id": ask.user.pk, "game": ask.game, "question": ask.question,
-                 "category": ask.category, "tags": ask.tags}  # fmt: skip
-
-        mark = time.perf_counter()
-        cached = None if history else await cache.aexact_cache_get(**scope)
-        mark = ask.lap("exact_cache", mark)
         if cached is not None:
-            log = await _log(
-                ask, conversation, plan.name, release=True, **_reused_fields(cached, QuestionLog.Cache.EXACT)
-            )
+            log = await _log(ask, conversation, plan.name, **_reused_fields(cached, QuestionLog.Cache.EXACT))
             completed = True
             yield _hit_payload(log)
             return

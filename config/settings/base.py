@@ -63,7 +63,6 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "billing.middleware.QuotaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -228,8 +227,6 @@ TIKTOKEN_CACHE_DIR = env("TIKTOKEN_CACHE_DIR", default=str(BASE_DIR / "var" / "t
 #   {"premium": {"model": "gpt-4o", "fallback_model": "gpt-4o-mini", "prompt_tokens": 4000,
 #    "response_tokens": 1024, "calls": 300, "period": "month", "rank": 30}}.
 PLANS_EXTRA = env.json("PLANS_EXTRA_JSON", default={})
-# QUOTA_PATHS: the POST paths where QuotaMiddleware authenticates and spends one call of the plan.
-QUOTA_PATHS = env.list("QUOTA_PATHS", default=["/api/coach/ask"])
 # REVENUECAT_WEBHOOK_AUTH: the exact Authorization header value set on the RevenueCat dashboard's
 #   webhook. Empty: the webhook refuses every delivery (503 webhook_not_configured).
 REVENUECAT_WEBHOOK_AUTH = env("REVENUECAT_WEBHOOK_AUTH", default="")

@@ -4,15 +4,14 @@ import threading
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import async_to_sync
 from django.db import connection
 from django.utils import timezone
 
 from billing.errors import QuotaExceeded
 from billing.models import CallRecord, Subscription, UsageCounter
 from billing.periods import period_bounds
-from billing.selectors import usage_summary, user_plan, user_with_plan_names
-from billing.services import aquota_release, aquota_reserve, quota_release, quota_reserve
+from billing.selectors import usage_summary, user_plan, user_with_plan_usage
+from billing.services import quota_release, quota_reserve
 from tests.factories import UserFactory
 
 
@@ -132,27 +131,14 @@ def test_a_plan_with_no_calls_refuses_every_question(settings):
 
 
 @pytest.mark.django_db
-def test_async_reserve_and_release_keep_the_same_count():
-    user = UserFactory()
-
-    async def ask_twice_refund_once():
-        first = await aquota_reserve(user=user)
-        await aquota_reserve(user=user)
-        await aquota_release(reservation=first)
-
-    async_to_sync(ask_twice_refund_once)()
-    assert usage_summary(user=user)["used"] == 1
-
-
-@pytest.mark.django_db
 def test_a_reservation_takes_a_bounded_number_of_queries(django_assert_num_queries):
     user = UserFactory()
     quota_reserve(user=user)
     # the plan, then both counters and the call record in one statement
     with django_assert_num_queries(2):
         quota_reserve(user=user)
-    # a user read with their plan's names (as the quota middleware reads the token's user): one
-    with_plan = user_with_plan_names(user_id=user.pk)
+    # a user read with their plan and usage (as the ask's admission reads the token's user): one
+    with_plan = user_with_plan_usage(user_id=user.pk)
     with django_assert_num_queries(1):
         quota_reserve(user=with_plan)
 
@@ -303,9 +289,13 @@ def test_usage_summary_reports_plan_period_and_reset(user):
 
 
 @pytest.mark.django_db
-def test_the_quotas_one_query_for_user_and_plan_agrees_with_the_plan_rules(django_assert_num_queries):
-    # user_with_plan_names writes the override rules out in SQL; user_plan's own query is the ORM's
+def test_the_asks_one_query_for_user_plan_and_usage_agrees_with_the_orms(django_assert_num_queries):
+    # user_with_plan_usage writes the override rules and the counters out in SQL; user_plan's own
+    # query and users_annotate_plan_usage are the ORM's
+    from django.contrib.auth import get_user_model
+
     from billing.models import PlanOverride
+    from billing.selectors import users_annotate_plan_usage, users_plan_usage
 
     now = timezone.now()
     staff = UserFactory(is_staff=True)
@@ -324,17 +314,26 @@ def test_the_quotas_one_query_for_user_and_plan_agrees_with_the_plan_rules(djang
     expected = {"nothing": "free", "subscription": "basic", "active override": "basic_special",
                 "expired override": "basic", "ended override": "free", "future override": "free",
                 "newest override": "basic_special"}  # fmt: skip
-    for name, (overrides, subscription) in cases.items():
+    (week, _), (month, _) = period_bounds("week"), period_bounds("month")
+    for used, (name, (overrides, subscription)) in enumerate(cases.items()):
         user = UserFactory()
         if subscription:
             set_plan(user, subscription)
         for override in overrides:
             PlanOverride.objects.create(user=user, note=name, created_by=staff, **override)
+        # this period's counters (a different count each), and last week's, which must not count
+        UsageCounter.objects.create(user=user, period="week", period_start=week, used=used)
+        UsageCounter.objects.create(user=user, period="month", period_start=month, used=2 * used + 1)
+        UsageCounter.objects.create(user=user, period="week", period_start=week - timedelta(days=7), used=99)
         with django_assert_num_queries(1):
-            read = user_with_plan_names(user_id=user.pk)
+            read = user_with_plan_usage(user_id=user.pk)
         assert (name, user_plan(user=read).name) == (name, expected[name])
         assert user_plan(user=user).name == expected[name]  # the ORM's own query
-    assert user_with_plan_names(user_id=10**9) is None
+        annotated = users_annotate_plan_usage(get_user_model().objects.filter(pk=user.pk)).get()
+        assert (name, users_plan_usage(read)) == (name, users_plan_usage(annotated))
+    no_counters = UserFactory()
+    assert users_plan_usage(user_with_plan_usage(user_id=no_counters.pk))["remaining"] == 30
+    assert user_with_plan_usage(user_id=10**9) is None
 
 
 @pytest.mark.django_db(transaction=True)
@@ -346,7 +345,7 @@ def test_the_quotas_user_query_stays_prepared_through_a_migration_adding_a_colum
 
     user = UserFactory()
     for _ in range(6):
-        user_with_plan_names(user_id=user.pk)
+        user_with_plan_usage(user_id=user.pk)
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%plan_override_name%%'")
         assert cursor.fetchone()[0] == 1
@@ -354,7 +353,7 @@ def test_the_quotas_user_query_stays_prepared_through_a_migration_adding_a_colum
     try:
         with migrating.cursor() as cursor:
             cursor.execute("ALTER TABLE accounts_user ADD COLUMN added_by_a_deploy integer")
-        read = user_with_plan_names(user_id=user.pk)
+        read = user_with_plan_usage(user_id=user.pk)
     finally:
         with migrating.cursor() as cursor:
             cursor.execute("ALTER TABLE accounts_user DROP COLUMN IF EXISTS added_by_a_deploy")

@@ -43,7 +43,7 @@ def test_a_question_is_answered_offline_from_the_curated_sources(demo, user, aut
     assert response["X-Cost-USD"] == "0"
     log = QuestionLog.objects.get(id=body["id"])
     assert log.user == user and log.answer == body["answer"] and log.cache == "none"
-    assert {"exact_cache", "embed", "semantic_cache", "retrieve", "llm", "total"} <= set(log.stage_ms)
+    assert {"admit", "embed", "semantic_cache", "retrieve", "llm", "total"} <= set(log.stage_ms)
     assert body["conversation_id"] == str(log.conversation_id)
 
 
@@ -183,7 +183,9 @@ def test_someone_elses_conversation_is_a_404_and_costs_nothing(demo, user, auth_
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "unknown_conversation"
+    assert response["X-Plan-Remaining"] == "30"
     assert _used(user) == 0
+    assert not QuestionLog.objects.filter(user=user).exists()
 
 
 @pytest.mark.parametrize(
@@ -228,4 +230,5 @@ def test_when_the_weeks_calls_are_used_up_the_answer_is_429_quota_exceeded(demo,
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "quota_exceeded"
     assert int(response["Retry-After"]) > 0
+    assert response["X-Plan-Remaining"] == "0"
     assert QuestionLog.objects.filter(user=user).count() == 30

@@ -130,7 +130,14 @@ def test_llm_usage_cache_hits_and_revenuecat_events_are_counted(client):
     assert delta("gamecoach_revenuecat_events_total", type="INITIAL_PURCHASE", outcome="processed") == 1
 
 
-def test_an_ask_refused_for_quota_is_counted_for_its_plan(client, user):
+@pytest.fixture
+def elden_ring(db):
+    from knowledge.models import Game
+
+    return Game.objects.create(slug="elden-ring", name_ko="엘든 링", name_en="Elden Ring")
+
+
+def test_an_ask_refused_for_quota_is_counted_for_its_plan(client, user, elden_ring):
     # given a free player who used up the week's calls
     from config.plans import plan_get
 
@@ -235,7 +242,7 @@ def test_several_processes_add_up_in_multiprocess_mode(tmp_path):
     assert samples[("gamecoach_llm_cost_usd_total", (("model", "o4-mini"),))] == 1.0
 
 
-def test_the_async_stack_counts_a_quota_rejection_too(user):
+def test_the_async_stack_counts_a_quota_rejection_too(user, elden_ring):
     from asgiref.sync import async_to_sync
     from django.test import AsyncClient
     from rest_framework_simplejwt.tokens import RefreshToken

@@ -18,7 +18,8 @@ from tests.reliability.conftest import ASK, bearer, is_error_shape, player
 
 pytestmark = pytest.mark.django_db
 
-# (method, path, body): the async ask (QuotaMiddleware authenticates it itself) and sync views of each app.
+# (method, path, body): the async ask (its token checked on the loop, the player read at admission) and
+# sync views of each app.
 ENDPOINTS = [
     ("post", ASK, {"game": "elden-ring", "question": "Malenia tips?"}),
     ("get", "/api/coach/history", None),

@@ -17,7 +17,7 @@ from tests.reliability.conftest import ASK, MALENIA, bearer, is_error_shape, pla
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# Every kind of endpoint: the async ask view (its middleware reserves the quota in the database),
+# Every kind of endpoint: the async ask view (its admission reads the player and reserves the quota),
 # sync DRF views, and the token refresh that reads the blacklist.
 ENDPOINTS = [
     ("POST", ASK, {"game": "elden-ring", "question": "Radahn festival tips?"}),
