@@ -57,10 +57,11 @@ def test_an_ask_under_asgi_runs_no_middleware_hook_nor_its_rendering_in_a_worker
     assert again["X-Frame-Options"] == "DENY"
     assert again["Referrer-Policy"] == "same-origin"
     assert "sessionid" not in again.cookies
-    # The admission (the player, the exact cache) and the log row are the ask's own trips to a thread;
-    # no middleware hook is one any more (there were twelve, and CSRF's view check), nor is
-    # rendering the JSON.
-    assert {"_admit", "_record"} <= set(thread_hops)
+    # The exact hit's one trip to a thread (the player, then the log row) is the ask's own; no
+    # middleware hook is one any more (there were twelve, and CSRF's view check), nor is rendering
+    # the JSON, nor an admission (a resend reserves nothing).
+    assert thread_hops["_exact_hit_record"] == 1
+    assert "_admit" not in thread_hops and "_record" not in thread_hops
     assert [name for name in thread_hops if _is_middleware_hook(name)] == []
     assert "SimpleTemplateResponse.render" not in thread_hops
     assert "CsrfViewMiddleware.process_view" not in thread_hops  # the API's views are csrf_exempt

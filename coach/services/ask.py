@@ -1,11 +1,11 @@
 """The ask pipeline: admission, exact cache, semantic cache, retrieval, prompt + LLM, one QuestionLog per ask.
 
-Admission is one trip to a worker thread before anything is answered: the player and their plan's
-calls left, the conversation the question continues, the exact cache, and, unless the answer is
-already there, one call of the plan reserved (429 quota_exceeded when none is left). A resend from
-the exact cache costs nothing and needs no reservation; the pipeline gives the reserved call back
-when the answer fails. JSON and SSE share every step: `question_ask_events` yields text deltas and
-ends with the response payload.
+The token was checked on the event loop; the exact cache is read there too. A hit is one trip to a
+worker thread: the player (with their plan and calls left) and the hit's log row; a resend costs no
+call, even with none left. Anything else is admitted in one trip: the player, the conversation it
+continues, and one call of the plan reserved (429 quota_exceeded when none is left), which the
+pipeline gives back when the answer fails. JSON and SSE share every step: `question_ask_events`
+yields text deltas and ends with the response payload.
 """
 
 from __future__ import annotations
@@ -130,13 +130,18 @@ def ask_player(*, user_id) -> tuple[object, dict]:
     return user, users_plan_usage(user)
 
 
-def _admit(ask: Ask) -> tuple[Conversation | None, list[tuple[str, str]], dict | None]:
-    """Admission, in one worker thread: the conversation (None for a new one) with its last turns, and the
-    exact cache's answer if any. Sets ask.user, ask.plan and ask.calls_left, and ask.reservation unless
-    the exact cache answers. Raises AuthenticationFailed (401), unknown_conversation (404) and
-    QuotaExceeded (429) before anything is written or counted."""
+def _player_read(ask: Ask) -> None:
+    """ask.user becomes the player the token names, with ask.plan and ask.calls_left (one query)."""
     ask.user, usage = ask_player(user_id=ask.user.pk)
     ask.plan, ask.calls_left = usage["plan"], usage["remaining"]
+
+
+def _admit(ask: Ask) -> tuple[Conversation | None, list[tuple[str, str]]]:
+    """Admission of a question the exact cache did not answer, in one worker thread: the player, the
+    conversation it continues (None for a new one) with its last turns, then one call of the plan
+    reserved (ask.reservation). Raises AuthenticationFailed (401), unknown_conversation (404) and
+    QuotaExceeded (429) before anything is written or counted."""
+    _player_read(ask)
     conversation, history = None, []
     if ask.conversation_id:
         try:
@@ -146,15 +151,21 @@ def _admit(ask: Ask) -> tuple[Conversation | None, list[tuple[str, str]], dict |
                 "No such conversation.", code="unknown_conversation", status=404,
                 details={"conversation_id": str(ask.conversation_id)},
             ) from None  # fmt: skip
-    # A follow-up means something only in its conversation: its answer is never reused.
-    cached = None if history else cache.exact_cache_get(**_scope(ask))
-    if cached is None:
-        try:
-            ask.reservation = quota_reserve(user=ask.user)
-        except QuotaExceeded:
-            ask.calls_left = 0  # taken by simultaneous questions since it was read
-            raise
-    return conversation, history, cached
+    try:
+        ask.reservation = quota_reserve(user=ask.user)
+    except QuotaExceeded:
+        ask.calls_left = 0  # taken by simultaneous questions since it was read
+        raise
+    return conversation, history
+
+
+def _exact_hit_record(ask: Ask, cached: dict) -> QuestionLog:
+    """An exact-cache hit's one trip to a worker thread: the player (401 when gone, as at admission),
+    then the hit's log row. No call is reserved: a resend costs nothing, even with none left."""
+    _player_read(ask)
+    log = _log_row(ask, None, ask.plan.name, **_reused_fields(cached, QuestionLog.Cache.EXACT))
+    _record(ask, log, release=False)
+    return log
 
 
 def _log_row(ask: Ask, conversation: Conversation | None, plan_name: str, **fields) -> QuestionLog:
@@ -182,6 +193,12 @@ def _record(ask: Ask, log: QuestionLog, release: bool) -> None:
 async def _log_write(ask: Ask, log: QuestionLog, *, release: bool = False) -> QuestionLog:
     """Write the ask's log row, and give the same facts to the metrics and the request's log line."""
     await sync_to_async(_record)(ask, log, release)
+    _log_told(ask, log)
+    return log
+
+
+def _log_told(ask: Ask, log: QuestionLog) -> None:
+    """A written log row's facts, to the metrics and to the request's log line."""
     if not log.error_code:
         metrics.cache_hit_record(log.cache)
     if log.cache == QuestionLog.Cache.NONE and log.model:
@@ -192,7 +209,6 @@ async def _log_write(ask: Ask, log: QuestionLog, *, release: bool = False) -> Qu
     log_fields_add(**facts)  # on the request's own log line
     if ask.stream:  # that line was written at the first byte: a line of its own when the answer ends
         logger.info("ask failed" if log.error_code else "ask answered", extra=facts)
-    return log
 
 
 async def _log(
@@ -210,6 +226,12 @@ async def _side_by_side(*steps) -> None:
             raise result
 
 
+async def _exact_keep(ask: Ask, scope: dict, payload: dict) -> None:
+    """The answer into the exact cache, for a resend; never one given in a conversation (see above)."""
+    if not ask.conversation_id:
+        await cache.aexact_cache_set(**scope, payload=payload)
+
+
 def _reused_fields(payload: dict, kind: str) -> dict:
     """A cached answer: same text and sources, no tokens spent now, the original cost saved."""
     return {
@@ -221,23 +243,27 @@ def _reused_fields(payload: dict, kind: str) -> dict:
 async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta | dict]:
     """Run the pipeline; yield Delta(text) pieces (streaming only) and finally the response payload.
 
-    Raises before the first Delta: admission's errors (401, 404 unknown_conversation, 429
-    quota_exceeded), then ApplicationError subclasses (AIError 503/504...), after which the reserved
-    call is given back, as on every failure.
+    Raises before the first Delta: the player's and admission's errors (401, 404 unknown_conversation,
+    429 quota_exceeded), then ApplicationError subclasses (AIError 503/504...), after which the
+    reserved call is given back, as on every failure.
     """
     ask.stream = stream
+    scope = _scope(ask)
     mark = time.perf_counter()
-    conversation, history, cached = await sync_to_async(_admit)(ask)
+    # A question in a conversation means something only there: it is never answered from the exact
+    # cache (nor stored in it, below).
+    cached = None if ask.conversation_id else await cache.aexact_cache_get(**scope)
+    mark = ask.lap("exact_cache", mark)
+    if cached is not None:
+        log = await sync_to_async(_exact_hit_record)(ask, cached)
+        _log_told(ask, log)
+        yield _hit_payload(log)
+        return
+    conversation, history = await sync_to_async(_admit)(ask)
     mark = ask.lap("admit", mark)
-    plan, scope = ask.plan, _scope(ask)
+    plan = ask.plan
     completed = False
     try:
-        if cached is not None:
-            log = await _log(ask, conversation, plan.name, **_reused_fields(cached, QuestionLog.Cache.EXACT))
-            completed = True
-            yield _hit_payload(log)
-            return
-
         embedder = get_embedder()
         embedding = await _question_embedding(embedder, ask.question)
         mark = ask.lap("embed", mark)
@@ -255,7 +281,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
             )  # fmt: skip
             payload = _hit_payload(log)
             # The row and the exact-cache entry are written side by side, as after a miss (below).
-            await _side_by_side(_log_write(ask, log), cache.aexact_cache_set(**scope, payload=payload))
+            await _side_by_side(_log_write(ask, log), _exact_keep(ask, scope, payload))
             completed = True
             yield payload
             return
@@ -298,7 +324,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
                     payload=payload, document_ids=sorted({hit.document_id for hit in hits[: result.sources_used]}),
                     answer_id=str(log.id), category=ask.category, tags=ask.tags,
                 )  # fmt: skip
-            await cache.aexact_cache_set(**scope, payload=payload)
+            await _exact_keep(ask, scope, payload)
 
         await _side_by_side(_log_write(ask, log), keep())
         completed = True

@@ -175,6 +175,19 @@ def test_a_follow_up_in_a_conversation_carries_the_last_turns(demo, user, openai
     assert "Waterfowl Dance" in sent and openai_server.answer in sent
 
 
+def test_an_answer_given_in_a_conversation_is_never_reused_outside_it(demo, user, auth_client):
+    first = _ask(auth_client, question="How do I dodge Malenia's Waterfowl Dance?").json()
+    in_conversation = _ask(auth_client, question="And in phase two?", conversation_id=first["conversation_id"])
+    resent_there = _ask(auth_client, question="And in phase two?", conversation_id=first["conversation_id"])
+
+    asked_alone = _ask(auth_client, question="And in phase two?")
+
+    # "phase two" of what: only its conversation says, so neither the resend there nor the same words
+    # in a new conversation get that answer from the exact cache; each is a question of its own
+    assert [r.json()["cache"] for r in (in_conversation, resent_there, asked_alone)] == ["none", "none", "none"]
+    assert _used(user) == 4
+
+
 def test_someone_elses_conversation_is_a_404_and_costs_nothing(demo, user, auth_client):
     other = UserFactory()
     theirs = _ask(bearer_client(other)).json()["conversation_id"]

@@ -6,7 +6,7 @@ import time
 from asgiref.sync import async_to_sync
 from django.test import override_settings
 
-from coach.services.cache import aexact_cache_set, exact_cache_get, exact_cache_set
+from coach.services.cache import aexact_cache_get, aexact_cache_set, exact_cache_get, exact_cache_set
 from coach.services.cache.exact import question_fingerprint, question_normalize_exact
 from config.embedded import free_port
 
@@ -57,10 +57,15 @@ def test_entry_expires_after_the_ttl():
     assert exact_cache_get(user_id=1, game="lol", question="Does Yasuo counter Yone?") is None
 
 
-def test_an_answer_stored_by_the_async_ask_is_found_by_the_admissions_read():
+def test_async_variants_read_and_write_the_same_entries():
+    # given an answer stored by the async ask view
     assert async_to_sync(aexact_cache_set)(user_id=5, game="valorant", question="Vandal or Phantom?",
                                            payload=PAYLOAD)  # fmt: skip
+    # then both variants find it, and a sync write is seen by the async read
     assert exact_cache_get(user_id=5, game="valorant", question="vandal or phantom") == PAYLOAD
+    assert async_to_sync(aexact_cache_get)(user_id=5, game="valorant", question="Vandal or Phantom") == PAYLOAD
+    exact_cache_set(user_id=5, game="valorant", question="Jett dash?", payload={"answer": "x"})
+    assert async_to_sync(aexact_cache_get)(user_id=5, game="valorant", question="jett dash") == {"answer": "x"}
 
 
 def test_payload_values_that_json_cannot_hold_come_back_as_strings():
@@ -76,6 +81,7 @@ def test_redis_down_is_a_logged_miss_never_an_error(caplog):
         # when Redis cannot be reached, a write reports False and a read is a miss
         assert exact_cache_set(user_id=1, game="lol", question="q", payload=PAYLOAD) is False
         assert exact_cache_get(user_id=1, game="lol", question="q") is None
+        assert async_to_sync(aexact_cache_get)(user_id=1, game="lol", question="q") is None
         assert async_to_sync(aexact_cache_set)(user_id=1, game="lol", question="q", payload=PAYLOAD) is False
     assert "Redis unavailable" in caplog.text
     # and the real Redis is untouched
@@ -85,8 +91,8 @@ def test_redis_down_is_a_logged_miss_never_an_error(caplog):
 def test_async_redis_down_is_a_miss_on_first_contact(caplog):
     closed = f"redis://127.0.0.1:{free_port()}/0"
     with override_settings(COACH_CACHE_REDIS_URL=closed), caplog.at_level(logging.WARNING, logger="coach.cache"):
-        assert async_to_sync(aexact_cache_set)(user_id=1, game="lol", question="q", payload=PAYLOAD) is False
-    assert "exact set skipped, Redis unavailable" in caplog.text
+        assert async_to_sync(aexact_cache_get)(user_id=1, game="lol", question="q") is None
+    assert "exact get skipped, Redis unavailable" in caplog.text
 
 
 def test_normalisation_is_nfkc_casefold_single_spaces_and_no_trailing_punctuation():

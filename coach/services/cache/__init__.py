@@ -5,7 +5,7 @@ The ask pipeline's steps 2 and 3 (issue 6). Everything the rest of the service c
 
 from config.health import readiness_extra
 
-from .exact import aexact_cache_set, exact_cache_get, exact_cache_set, question_fingerprint
+from .exact import aexact_cache_get, aexact_cache_set, exact_cache_get, exact_cache_set, question_fingerprint
 from .semantic import (
     SemanticHit,
     asemantic_cache_backend,
@@ -24,6 +24,7 @@ from .semantic import (
 
 __all__ = [
     "SemanticHit",
+    "aexact_cache_get",
     "aexact_cache_set",
     "asemantic_cache_backend",
     "asemantic_cache_evict_answer",

@@ -93,6 +93,19 @@ def exact_cache_set(*, user_id, game: str, question: str, payload: dict, categor
         return False
 
 
+async def aexact_cache_get(*, user_id, game: str, question: str, category: str | None = None,
+                           tags: list[str] | None = None) -> dict | None:  # fmt: skip
+    """exact_cache_get for the async ask view (redis.asyncio, shared pool)."""
+    if redis_skipped():
+        return None
+    key = exact_cache_key(user_id=user_id, game=game, question=question, category=category, tags=tags)
+    try:
+        return _decode(await redis_async().get(key))
+    except Exception as exc:
+        redis_failed("exact get", exc)
+        return None
+
+
 async def aexact_cache_set(*, user_id, game: str, question: str, payload: dict, category: str | None = None,
                            tags: list[str] | None = None, ttl: float | None = None) -> bool:  # fmt: skip
     """exact_cache_set for the async ask view."""
