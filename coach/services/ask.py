@@ -1,4 +1,4 @@
-"""The ask pipeline: admission, exact cache, semantic cache, retrieval, prompt + LLM, one QuestionLog per ask.
+"""The ask pipeline: exact cache, admission, semantic cache, retrieval, prompt + LLM, one QuestionLog per ask.
 
 The token was checked on the event loop; the exact cache is read there too. A hit is one trip to a
 worker thread: the player (with their plan and calls left) and the hit's log row; a resend costs no
@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Ask:
-    user: object  # the token's user (simplejwt's TokenUser) until admission reads the player
+    user: object  # the token's user (simplejwt's TokenUser) until the player is read (_player_read)
     game: str
     game_name: str
     question: str
@@ -54,13 +54,13 @@ class Ask:
     conversation_id: object = None
     reservation: object = None  # billing's QuotaReservation, made at admission unless the exact cache answers
     plan: Plan | None = None
-    calls_left: int | None = None  # before this question, as read at admission
+    calls_left: int | None = None  # before this question, as read with the player
     stream: bool = False
     stage_ms: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
     def plan_remaining(self) -> int | None:
-        """The plan's calls left after this question (X-Plan-Remaining), or None before admission read them."""
+        """The plan's calls left after this question (X-Plan-Remaining), or None before the player was read."""
         if self.reservation is not None:
             return self.reservation.remaining + (1 if self.reservation.released else 0)
         return self.calls_left
