@@ -146,7 +146,7 @@ def _sse(event: str, data: dict | str) -> bytes:
 
 class TokenPlayerAuthentication(JWTStatelessUserAuthentication):
     """The token's player with no query: signature, expiry and claims are checked on the loop, and the
-    player is read at the ask's admission. The id is the integer our users have (the token carries a
+    player is read by the ask pipeline. The id is the integer our users have (the token carries a
     string), so throttles and log lines see the same user_id as on every other endpoint."""
 
     def get_user(self, validated_token):
@@ -161,8 +161,8 @@ class TokenPlayerAuthentication(JWTStatelessUserAuthentication):
 class AskApi(EventLoopAPIView):
     content_negotiation_class = _JsonOnly
     # The token's signature and expiry are checked here, on the loop; the player is read from the
-    # database at the pipeline's admission (coach.services.ask), with their plan and calls left, in
-    # the one worker-thread trip that also reserves the call.
+    # database, with their plan and calls left, in the pipeline's one worker-thread trip before an
+    # answer (coach.services.ask: admission, or an exact hit's log row).
     authentication_classes = [TokenPlayerAuthentication]
     throttle_scope = "ask"  # config.throttles: THROTTLE_ASK_RATE per player, besides the plan's quota
     ask: Ask | None = None

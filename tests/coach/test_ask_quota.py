@@ -1,7 +1,7 @@
 """The plan's calls through POST /api/coach/ask: who is refused, what a question costs, and when.
 
-The ask's admission (coach.services.ask) reads the player with their plan's calls left, checks the
-exact cache, and reserves a call only when the answer is not already there.
+The pipeline (coach.services.ask) reads the exact cache first: a hit reads the player and writes its
+log row, reserving nothing; anything else is admitted, which reserves one call of the plan.
 """
 
 import threading
