@@ -8,22 +8,12 @@ import pytest
 from billing.models import UsageCounter
 from coach.models import QuestionLog
 from knowledge.demo.loader import demo_load
+from tests.coach.conftest import ASK, ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
 from tests.servers.openai_server import EMBEDDINGS_PATH, Malformed, ServerError
 
 pytestmark = pytest.mark.django_db
-ASK = "/api/coach/ask"
-MALENIA = "말레니아 2페이즈 어떻게 피해요?"
-
-
-@pytest.fixture
-def demo(db):
-    demo_load()
-
-
-def _ask(client, question=MALENIA, game="elden-ring", **extra):
-    return client.post(ASK, {"game": game, "question": question, **extra}, format="json")
 
 
 def _used(user) -> int:
@@ -32,7 +22,7 @@ def _used(user) -> int:
 
 
 def test_a_question_is_answered_offline_from_the_curated_sources(demo, user, auth_client):
-    response = _ask(auth_client)
+    response = ask(auth_client)
 
     assert response.status_code == 200
     body = response.json()
@@ -48,9 +38,9 @@ def test_a_question_is_answered_offline_from_the_curated_sources(demo, user, aut
 
 
 def test_a_resend_within_five_minutes_comes_from_the_exact_cache_and_costs_no_call(demo, user, auth_client):
-    first = _ask(auth_client).json()
+    first = ask(auth_client).json()
 
-    again = _ask(auth_client, question="  말레니아 2페이즈   어떻게 피해요 ")
+    again = ask(auth_client, question="  말레니아 2페이즈   어떻게 피해요 ")
 
     assert again.status_code == 200
     assert again.json()["cache"] == "exact"
@@ -89,12 +79,12 @@ def test_an_answer_whose_log_row_failed_is_still_cached_so_the_resend_costs_noth
     user = UserFactory()
     client = bearer_client(user)
 
-    failed = _ask(client)
+    failed = ask(client)
 
     assert failed.status_code == 503 and failed.json()["error"]["code"] == "database_unavailable"
     assert _used(user) == 0  # the call was given back
     log_writes_fail()  # PostgreSQL is back
-    again = _ask(client)
+    again = ask(client)
     assert again.status_code == 200 and again.json()["cache"] == "exact"
     assert again.json()["answer"]
     assert _used(user) == 0
@@ -102,10 +92,10 @@ def test_an_answer_whose_log_row_failed_is_still_cached_so_the_resend_costs_noth
 
 
 def test_another_player_asking_the_same_question_gets_a_semantic_hit_and_spends_a_call(demo, auth_client):
-    first = _ask(auth_client).json()
+    first = ask(auth_client).json()
     other = UserFactory()
 
-    response = _ask(bearer_client(other))
+    response = ask(bearer_client(other))
 
     assert response.json()["cache"] == "semantic"
     assert response.json()["answer"] == first["answer"]
@@ -117,7 +107,7 @@ def test_answers_through_the_openai_sdk_cost_what_the_usage_says(demo, user, ope
     demo_load()  # re-embed the demo through the server's embedding model, as a deploy with a key would
     client = bearer_client(user)
 
-    response = _ask(client, question="How do I dodge Malenia's Waterfowl Dance?")
+    response = ask(client, question="How do I dodge Malenia's Waterfowl Dance?")
 
     assert response.status_code == 200, response.content
     body = response.json()
@@ -138,7 +128,7 @@ def test_when_the_llm_keeps_failing_the_player_gets_503_and_the_call_back(demo, 
     demo_load()
     openai_server.enqueue(*[ServerError()] * 4)
 
-    response = _ask(bearer_client(user), question="How do I dodge Malenia's Waterfowl Dance?")
+    response = ask(bearer_client(user), question="How do I dodge Malenia's Waterfowl Dance?")
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "ai_unavailable"
@@ -152,7 +142,7 @@ def test_an_embeddings_reply_the_service_cannot_read_is_a_503_with_the_call_back
     demo_load()
     openai_server.enqueue(Malformed(), path=EMBEDDINGS_PATH)
 
-    response = _ask(bearer_client(user), question="How do I dodge Malenia's Waterfowl Dance?")
+    response = ask(bearer_client(user), question="How do I dodge Malenia's Waterfowl Dance?")
 
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "ai_unavailable"
@@ -165,9 +155,9 @@ def test_an_embeddings_reply_the_service_cannot_read_is_a_503_with_the_call_back
 def test_a_follow_up_in_a_conversation_carries_the_last_turns(demo, user, openai_server):
     demo_load()
     client = bearer_client(user)
-    first = _ask(client, question="How do I dodge Malenia's Waterfowl Dance?").json()
+    first = ask(client, question="How do I dodge Malenia's Waterfowl Dance?").json()
 
-    follow = _ask(client, question="And in phase two?", conversation_id=first["conversation_id"])
+    follow = ask(client, question="And in phase two?", conversation_id=first["conversation_id"])
 
     assert follow.status_code == 200
     assert follow.json()["conversation_id"] == first["conversation_id"]
@@ -176,11 +166,11 @@ def test_a_follow_up_in_a_conversation_carries_the_last_turns(demo, user, openai
 
 
 def test_an_answer_given_in_a_conversation_is_never_reused_outside_it(demo, user, auth_client):
-    first = _ask(auth_client, question="How do I dodge Malenia's Waterfowl Dance?").json()
-    in_conversation = _ask(auth_client, question="And in phase two?", conversation_id=first["conversation_id"])
-    resent_there = _ask(auth_client, question="And in phase two?", conversation_id=first["conversation_id"])
+    first = ask(auth_client, question="How do I dodge Malenia's Waterfowl Dance?").json()
+    in_conversation = ask(auth_client, question="And in phase two?", conversation_id=first["conversation_id"])
+    resent_there = ask(auth_client, question="And in phase two?", conversation_id=first["conversation_id"])
 
-    asked_alone = _ask(auth_client, question="And in phase two?")
+    asked_alone = ask(auth_client, question="And in phase two?")
 
     # "phase two" of what: only its conversation says, so neither the resend there nor the same words
     # in a new conversation get that answer from the exact cache; each is a question of its own
@@ -190,9 +180,9 @@ def test_an_answer_given_in_a_conversation_is_never_reused_outside_it(demo, user
 
 def test_someone_elses_conversation_is_a_404_and_costs_nothing(demo, user, auth_client):
     other = UserFactory()
-    theirs = _ask(bearer_client(other)).json()["conversation_id"]
+    theirs = ask(bearer_client(other)).json()["conversation_id"]
 
-    response = _ask(auth_client, question="What about phase one?", conversation_id=theirs)
+    response = ask(auth_client, question="What about phase one?", conversation_id=theirs)
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "unknown_conversation"
@@ -221,14 +211,14 @@ def test_bad_input_is_a_400_naming_the_field_and_costs_nothing(demo, user, auth_
 
 
 def test_an_unknown_game_is_a_400_unknown_game(demo, auth_client):
-    response = _ask(auth_client, game="starcraft-9")
+    response = ask(auth_client, game="starcraft-9")
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unknown_game"
 
 
 def test_anonymous_asks_are_refused_with_401(demo, api_client):
-    response = _ask(api_client)
+    response = ask(api_client)
 
     assert response.status_code == 401
     assert "error" in response.json()
@@ -236,9 +226,9 @@ def test_anonymous_asks_are_refused_with_401(demo, api_client):
 
 def test_when_the_weeks_calls_are_used_up_the_answer_is_429_quota_exceeded(demo, user, auth_client):
     for number in range(30):
-        assert _ask(auth_client, question=f"Malenia tip number {number}?").status_code == 200
+        assert ask(auth_client, question=f"Malenia tip number {number}?").status_code == 200
 
-    response = _ask(auth_client, question="One more Malenia question?")
+    response = ask(auth_client, question="One more Malenia question?")
 
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "quota_exceeded"

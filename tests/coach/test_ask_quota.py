@@ -14,21 +14,11 @@ from billing.selectors import usage_summary
 from billing.services import quota_reserve
 from coach.models import QuestionLog
 from knowledge.demo.loader import demo_load
+from tests.coach.conftest import ASK, MALENIA, ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-ASK = "/api/coach/ask"
-MALENIA = "말레니아 2페이즈 어떻게 피해요?"
-
-
-@pytest.fixture
-def demo(db):
-    demo_load()
-
-
-def _ask(client, question=MALENIA, **extra):
-    return client.post(ASK, {"game": "elden-ring", "question": question, **extra}, format="json")
 
 
 def _spend(user, calls: int) -> None:
@@ -37,15 +27,15 @@ def _spend(user, calls: int) -> None:
 
 
 def test_each_answer_says_the_calls_left(demo, user, auth_client):
-    assert _ask(auth_client)["X-Plan-Remaining"] == "29"
-    assert _ask(auth_client, question="Malenia phase one?")["X-Plan-Remaining"] == "28"
+    assert ask(auth_client)["X-Plan-Remaining"] == "29"
+    assert ask(auth_client, question="Malenia phase one?")["X-Plan-Remaining"] == "28"
     assert usage_summary(user=user)["used"] == 2
 
 
 def test_a_resend_from_the_exact_cache_reserves_nothing(demo, user, auth_client):
-    _ask(auth_client)
+    ask(auth_client)
 
-    again = _ask(auth_client)
+    again = ask(auth_client)
 
     assert (again.json()["cache"], again["X-Plan-Remaining"]) == ("exact", "29")
     # one call reserved in all: the resend neither reserved nor gave one back
@@ -53,11 +43,11 @@ def test_a_resend_from_the_exact_cache_reserves_nothing(demo, user, auth_client)
 
 
 def test_a_player_out_of_calls_still_gets_the_resend_of_an_answer_they_paid_for(demo, user, auth_client):
-    paid = _ask(auth_client).json()
+    paid = ask(auth_client).json()
     _spend(user, 29)
 
-    resent = _ask(auth_client)
-    new = _ask(auth_client, question="Malenia phase one?")
+    resent = ask(auth_client)
+    new = ask(auth_client, question="Malenia phase one?")
 
     assert (resent.status_code, resent.json()["cache"], resent["X-Plan-Remaining"]) == (200, "exact", "0")
     assert resent.json()["answer"] == paid["answer"]
@@ -68,7 +58,7 @@ def test_a_player_out_of_calls_still_gets_the_resend_of_an_answer_they_paid_for(
 def test_a_refused_question_leaves_no_trace_but_the_refusal(demo, user, auth_client):
     _spend(user, 30)
 
-    response = _ask(auth_client)
+    response = ask(auth_client)
 
     assert response.status_code == 429
     assert int(response["Retry-After"]) > 0
@@ -79,10 +69,10 @@ def test_a_refused_question_leaves_no_trace_but_the_refusal(demo, user, auth_cli
 
 def test_an_upgrade_shows_in_the_next_answer(demo, user, auth_client):
     _spend(user, 30)
-    assert _ask(auth_client).status_code == 429
+    assert ask(auth_client).status_code == 429
 
     Subscription.objects.create(user=user, plan="basic")
-    answered = _ask(auth_client)
+    answered = ask(auth_client)
 
     assert answered.status_code == 200
     assert answered["X-Plan-Remaining"] == str(200 - 31)
@@ -124,7 +114,7 @@ def test_a_question_without_a_valid_token_is_401_and_costs_nothing(demo, user, a
 def test_simultaneous_questions_get_exactly_the_calls_left_and_resends_need_none():
     demo_load()
     user = UserFactory()
-    paid = _ask(bearer_client(user), question="Malenia phase one?")
+    paid = ask(bearer_client(user), question="Malenia phase one?")
     assert paid.status_code == 200
     _spend(user, 26)  # 3 calls left
     results, barrier = [], threading.Barrier(12)
@@ -132,7 +122,7 @@ def test_simultaneous_questions_get_exactly_the_calls_left_and_resends_need_none
     def question(text):
         client = bearer_client(user)
         barrier.wait(timeout=30)
-        response = _ask(client, question=text)
+        response = ask(client, question=text)
         results.append((text, response.status_code, response.json().get("cache")))
         connection.close()
 

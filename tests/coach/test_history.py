@@ -6,22 +6,16 @@ import pytest
 
 from coach.models import Feedback, QuestionLog
 from coach.services.cache import semantic_cache_lookup
-from knowledge.demo.loader import demo_load
 from knowledge.embeddings import get_embedder
+from tests.coach.conftest import ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-ASK = "/api/coach/ask"
 
 
-@pytest.fixture
-def demo(db):
-    demo_load()
-
-
-def _ask(client, question, game="elden-ring", **extra):
-    response = client.post(ASK, {"game": game, "question": question, **extra}, format="json")
+def _ask(client, question, **extra):
+    response = ask(client, question, **extra)
     assert response.status_code == 200, response.content
     return response.json()
 

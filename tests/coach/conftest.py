@@ -1,0 +1,19 @@
+"""What the coach's tests share: the ask endpoint, the demo content, and one way to ask."""
+
+import pytest
+
+from knowledge.demo.loader import demo_load
+
+ASK = "/api/coach/ask"
+MALENIA = "말레니아 2페이즈 어떻게 피해요?"
+
+
+@pytest.fixture
+def demo(db):
+    """The demo games, guides and video subtitles (knowledge.demo)."""
+    demo_load()
+
+
+def ask(client, question=MALENIA, game="elden-ring", **extra):
+    """The question POSTed to the ask endpoint as the app sends it (JSON)."""
+    return client.post(ASK, {"game": game, "question": question, **extra}, format="json")
