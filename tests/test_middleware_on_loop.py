@@ -15,6 +15,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
+from coach.services import ask as ask_service
 from knowledge.demo.loader import demo_load
 from tests.factories import UserFactory
 
@@ -65,6 +66,24 @@ def test_an_ask_under_asgi_runs_no_middleware_hook_nor_its_rendering_in_a_worker
     assert [name for name in thread_hops if _is_middleware_hook(name)] == []
     assert "SimpleTemplateResponse.render" not in thread_hops
     assert "CsrfViewMiddleware.process_view" not in thread_hops  # the API's views are csrf_exempt
+
+
+def test_a_miss_takes_two_trips_to_a_worker_thread_and_a_semantic_hit_one(thread_hops):
+    demo_load()
+    first, second = UserFactory(), UserFactory()
+    client = AsyncClient()
+
+    def asked(user):
+        thread_hops.clear()
+        headers = {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
+        response = async_to_sync(client.post)(ASK, MALENIA, content_type="application/json", headers=headers)
+        return response.json()["cache"], {name: n for name, n in thread_hops.items() if name in pipeline}
+
+    # the ask pipeline's own trips (the test client's signals and Django's response close make more)
+    pipeline = {name for name in vars(ask_service) if name.startswith("_") and callable(vars(ask_service)[name])}
+    # admission with retrieval, then the log row; the semantic hit: admission with its log row
+    assert asked(first) == ("none", {"_admit_and_retrieve": 1, "_record": 1})
+    assert asked(second) == ("semantic", {"_semantic_hit_record": 1})
 
 
 @pytest.mark.parametrize("csrf_in_session", [False, True])

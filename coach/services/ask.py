@@ -1,11 +1,13 @@
-"""The ask pipeline: exact cache, admission, semantic cache, retrieval, prompt + LLM, one QuestionLog per ask.
+"""The ask pipeline: exact cache, embedding, semantic cache, admission, retrieval, LLM, one QuestionLog per ask.
 
 The token was checked on the event loop; the exact cache is read there too. A hit is one trip to a
 worker thread: the player (with their plan and calls left) and the hit's log row; a resend costs no
-call, even with none left. Anything else is admitted in one trip: the player, the conversation it
-continues, and one call of the plan reserved (429 quota_exceeded when none is left), which the
-pipeline gives back when the answer fails. JSON and SSE share every step: `question_ask_events`
-yields text deltas and ends with the response payload.
+call, even with none left. Otherwise the question is embedded and the semantic cache asked, on the
+loop, and then admission: the player, the conversation it continues, and one call of the plan
+reserved (429 quota_exceeded when none is left), in the same trip to a worker thread as the
+semantic hit's log row or the miss's retrieval. The pipeline gives the call back when the answer
+fails. JSON and SSE share every step: `question_ask_events` yields text deltas and ends with the
+response payload.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ class Ask:
     tags: list[str] = field(default_factory=list)
     conversation_id: object = None
     reservation: object = None  # billing's QuotaReservation, made at admission unless the exact cache answers
+    admitted: bool | None = None  # None: admission not tried yet; False: refused (or failed) there; True: call reserved
+    conversation: Conversation | None = None  # the one it continues, read at admission (None: a new one)
+    history: list = field(default_factory=list)  # that conversation's last turns, oldest first
     plan: Plan | None = None
     calls_left: int | None = None  # before this question, as read with the player
     stream: bool = False
@@ -136,27 +141,56 @@ def _player_read(ask: Ask) -> None:
     ask.plan, ask.calls_left = usage["plan"], usage["remaining"]
 
 
-def _admit(ask: Ask) -> tuple[Conversation | None, list[tuple[str, str]]]:
-    """Admission of a question the exact cache did not answer, in one worker thread: the player, the
-    conversation it continues (None for a new one) with its last turns, then one call of the plan
-    reserved (ask.reservation). Raises AuthenticationFailed (401), unknown_conversation (404) and
-    QuotaExceeded (429) before anything is written or counted."""
+def _admission_read(ask: Ask) -> None:
+    """The player (ask.user, ask.plan, ask.calls_left) and the conversation the question continues
+    (ask.conversation, ask.history), before anything is counted: AuthenticationFailed (401), then
+    unknown_conversation (404)."""
     _player_read(ask)
-    conversation, history = None, []
     if ask.conversation_id:
         try:
-            conversation, history = _conversation_with_turns(user=ask.user, conversation_id=ask.conversation_id)
+            ask.conversation, ask.history = _conversation_with_turns(user=ask.user, conversation_id=ask.conversation_id)
         except Conversation.DoesNotExist:
             raise ApplicationError(
                 "No such conversation.", code="unknown_conversation", status=404,
                 details={"conversation_id": str(ask.conversation_id)},
             ) from None  # fmt: skip
+
+
+def _admit(ask: Ask) -> None:
+    """Admission, in a worker thread: the player and the conversation (_admission_read), then one call
+    of the plan reserved (ask.reservation). Raises AuthenticationFailed (401), unknown_conversation
+    (404) and QuotaExceeded (429) before anything is written or counted; ask.admitted says whether it
+    got through."""
+    started = time.perf_counter()
+    ask.admitted = False
+    _admission_read(ask)
     try:
         ask.reservation = quota_reserve(user=ask.user)
     except QuotaExceeded:
         ask.calls_left = 0  # taken by simultaneous questions since it was read
         raise
-    return conversation, history
+    ask.admitted = True
+    ask.lap("admit", started)
+
+
+def _admit_and_retrieve(ask: Ask, **filters) -> list[ChunkHit]:
+    """A question no cache answered: admission (_admit), then its sources (_retrieve), in one trip to a
+    worker thread."""
+    _admit(ask)
+    started = time.perf_counter()
+    hits = _retrieve(**filters)
+    ask.lap("retrieve", started)
+    return hits
+
+
+def _semantic_hit_record(ask: Ask, hit) -> QuestionLog:
+    """A semantic hit's one trip to a worker thread: admission (_admit: a reused answer costs a call,
+    as an answer does), then the hit's log row and its new conversation."""
+    _admit(ask)
+    log = _log_row(ask, None, ask.plan.name, semantic_entry=hit.entry_id,
+                   **_reused_fields(hit.payload, QuestionLog.Cache.SEMANTIC))  # fmt: skip
+    _record(ask, log, release=False)
+    return log
 
 
 def _exact_hit_record(ask: Ask, cached: dict) -> QuestionLog:
@@ -165,6 +199,17 @@ def _exact_hit_record(ask: Ask, cached: dict) -> QuestionLog:
     _player_read(ask)
     log = _log_row(ask, None, ask.plan.name, **_reused_fields(cached, QuestionLog.Cache.EXACT))
     _record(ask, log, release=False)
+    return log
+
+
+def _failure_record(ask: Ask, **fields) -> QuestionLog:
+    """A failed ask's log row, in one trip to a worker thread, with its call given back. One that
+    failed before admission (its embedding) reads the player and the conversation first, so a player
+    deleted since the token was issued still gets 401 and an unknown conversation 404."""
+    if ask.admitted is None:
+        _admission_read(ask)
+    log = _log_row(ask, ask.conversation, ask.plan.name, **fields)
+    _record(ask, log, release=True)
     return log
 
 
@@ -182,17 +227,17 @@ def _log_row(ask: Ask, conversation: Conversation | None, plan_name: str, **fiel
 
 
 def _record(ask: Ask, log: QuestionLog, release: bool) -> None:
-    """One trip to a worker thread after the answer: give the call back (if asked), then write the
-    log row and its new conversation, if any, in one statement."""
+    """Give the call back (if asked), then write the log row and its new conversation, if any, in one
+    statement."""
     if release and ask.reservation is not None:
         quota_release(reservation=ask.reservation)
     new_conversation = log.conversation_id is not None and log.conversation._state.adding
     instances_insert(*([log.conversation, log] if new_conversation else [log]))
 
 
-async def _log_write(ask: Ask, log: QuestionLog, *, release: bool = False) -> QuestionLog:
+async def _log_write(ask: Ask, log: QuestionLog) -> QuestionLog:
     """Write the ask's log row, and give the same facts to the metrics and the request's log line."""
-    await sync_to_async(_record)(ask, log, release)
+    await sync_to_async(_record)(ask, log, False)
     _log_told(ask, log)
     return log
 
@@ -211,11 +256,9 @@ def _log_told(ask: Ask, log: QuestionLog) -> None:
         logger.info("ask failed" if log.error_code else "ask answered", extra=facts)
 
 
-async def _log(
-    ask: Ask, conversation: Conversation | None, plan_name: str, *, release: bool = False, **fields
-) -> QuestionLog:
-    """The ask's one QuestionLog row, written."""
-    return await _log_write(ask, _log_row(ask, conversation, plan_name, **fields), release=release)
+async def _log_failure(ask: Ask, **fields) -> None:
+    """The failed ask's log row (_failure_record), told as any other."""
+    _log_told(ask, await sync_to_async(_failure_record)(ask, **fields))
 
 
 async def _side_by_side(*steps) -> None:
@@ -243,15 +286,15 @@ def _reused_fields(payload: dict, kind: str) -> dict:
 async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta | dict]:
     """Run the pipeline; yield Delta(text) pieces (streaming only) and finally the response payload.
 
-    Raises before the first Delta: the player's and admission's errors (401, 404 unknown_conversation,
-    429 quota_exceeded), then ApplicationError subclasses (AIError 503/504...), after which the
-    reserved call is given back, as on every failure.
+    Raises before the first Delta: admission's refusals (401, 404 unknown_conversation, 429
+    quota_exceeded), which write nothing, then ApplicationError subclasses (AIError 503/504...),
+    which are logged, the reserved call given back, as on every failure.
     """
     ask.stream = stream
     scope = _scope(ask)
     mark = time.perf_counter()
-    # A question in a conversation means something only there: it is never answered from the exact
-    # cache (nor stored in it, below).
+    # A question in a conversation means something only there: it is never answered from either
+    # cache (nor stored in the exact one, below).
     cached = None if ask.conversation_id else await cache.aexact_cache_get(**scope)
     mark = ask.lap("exact_cache", mark)
     if cached is not None:
@@ -259,40 +302,34 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
         _log_told(ask, log)
         yield _hit_payload(log)
         return
-    conversation, history = await sync_to_async(_admit)(ask)
-    mark = ask.lap("admit", mark)
-    plan = ask.plan
     completed = False
     try:
         embedder = get_embedder()
         embedding = await _question_embedding(embedder, ask.question)
         mark = ask.lap("embed", mark)
         semantic = None
-        if not history:  # a follow-up means something only in its conversation: never reuse another's answer
+        if not ask.conversation_id:
             semantic = await cache.asemantic_cache_lookup(
                 game=ask.game, question=ask.question, embedding=embedding, model_name=embedder.model_name,
                 category=ask.category, tags=ask.tags,
             )  # fmt: skip
-        mark = ask.lap("semantic_cache", mark)
+        ask.lap("semantic_cache", mark)
         if semantic is not None:
-            log = _log_row(
-                ask, conversation, plan.name, semantic_entry=semantic.entry_id,
-                **_reused_fields(semantic.payload, QuestionLog.Cache.SEMANTIC),
-            )  # fmt: skip
+            log = await sync_to_async(_semantic_hit_record)(ask, semantic)
+            _log_told(ask, log)
             payload = _hit_payload(log)
-            # The row and the exact-cache entry are written side by side, as after a miss (below).
-            await _side_by_side(_log_write(ask, log), _exact_keep(ask, scope, payload))
+            await _exact_keep(ask, scope, payload)  # only once the call is counted: a resend costs none
             completed = True
             yield payload
             return
 
-        hits = await sync_to_async(_retrieve)(
-            game=ask.game, embedding=embedding, model_name=embedder.model_name,
+        hits = await sync_to_async(_admit_and_retrieve)(
+            ask, game=ask.game, embedding=embedding, model_name=embedder.model_name,
             category=ask.category, tags=ask.tags,
         )  # fmt: skip
-        mark = ask.lap("retrieve", mark)
-        call = {"plan": plan, "question": ask.question, "game": ask.game, "game_name": ask.game_name,
-                "sources": hits, "history": history}  # fmt: skip
+        mark = time.perf_counter()
+        call = {"plan": ask.plan, "question": ask.question, "game": ask.game, "game_name": ask.game_name,
+                "sources": hits, "history": ask.history}  # fmt: skip
         if stream:
             result = None
             llm_stream = await chat_completion(**call, stream=True)
@@ -308,7 +345,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
 
         sources = [_source(hit) for hit in hits[: result.sources_used]]
         log = _log_row(
-            ask, conversation, plan.name, answer=result.text, sources=sources, model=result.model,
+            ask, ask.conversation, ask.plan.name, answer=result.text, sources=sources, model=result.model,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             cached_tokens=result.cached_tokens, reasoning_tokens=result.reasoning_tokens, cost_usd=result.cost_usd,
         )  # fmt: skip
@@ -318,7 +355,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
         # If the row fails (PostgreSQL gone), the ask fails but the answer stays cached: a resend of the
         # question, which would have cost a call, then comes from the exact cache.
         async def keep() -> None:
-            if not history and result.text:
+            if not ask.history and result.text:
                 await cache.asemantic_cache_store(
                     game=ask.game, question=ask.question, embedding=embedding, model_name=embedder.model_name,
                     payload=payload, document_ids=sorted({hit.document_id for hit in hits[: result.sources_used]}),
@@ -330,16 +367,16 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
         completed = True
         yield payload
     except ApplicationError as exc:
-        await _log(ask, conversation, plan.name, release=True, error_code=exc.code, error=_error_text(exc))
         completed = True
+        if ask.admitted is not False:  # refused at admission: nothing was counted, nothing is written
+            await _log_failure(ask, error_code=exc.code, error=_error_text(exc))
         raise
     finally:
-        if not completed:  # the client went away mid-answer, or something unexpected broke
+        # The client went away mid-answer, or something unexpected broke (admission's 401 and its
+        # database errors included, which have nothing to log).
+        if not completed and ask.admitted is not False:
             try:
-                await _log(
-                    ask, conversation, plan.name, release=True, error_code="interrupted",
-                    error="The answer was not delivered.",
-                )  # fmt: skip
+                await _log_failure(ask, error_code="interrupted", error="The answer was not delivered.")
             except Exception:
                 logger.exception("could not record an interrupted ask")
 

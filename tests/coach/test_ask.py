@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import UsageCounter
+from billing.models import CallRecord, UsageCounter
 from coach.models import QuestionLog
 from knowledge.demo.loader import demo_load
 from tests.coach.conftest import ASK, ask
@@ -149,6 +149,7 @@ def test_an_embeddings_reply_the_service_cannot_read_is_a_503_with_the_call_back
     assert response.json()["error"]["details"] == {"stage": "embed"}
     assert response["X-Plan-Remaining"] == "30" and _used(user) == 0
     assert QuestionLog.objects.get(user=user).error_code == "ai_unavailable"
+    assert not CallRecord.objects.filter(user=user).exists()  # the embedding comes before admission
     assert openai_server.chat_requests() == []  # no answer is paid for without the question's embedding
 
 

@@ -1,7 +1,8 @@
 """The plan's calls through POST /api/coach/ask: who is refused, what a question costs, and when.
 
 The pipeline (coach.services.ask) reads the exact cache first: a hit reads the player and writes its
-log row, reserving nothing; anything else is admitted, which reserves one call of the plan.
+log row, reserving nothing; anything else is embedded and looked up in the semantic cache, then
+admitted, which reserves one call of the plan, with the semantic hit's log row or the miss's retrieval.
 """
 
 import threading
@@ -17,6 +18,7 @@ from knowledge.demo.loader import demo_load
 from tests.coach.conftest import ASK, MALENIA, ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
+from tests.servers.openai_server import EMBEDDINGS_PATH, Malformed
 
 pytestmark = pytest.mark.django_db
 
@@ -67,6 +69,22 @@ def test_a_refused_question_leaves_no_trace_but_the_refusal(demo, user, auth_cli
     assert CallRecord.objects.filter(user=user).count() == 30
 
 
+def test_a_player_out_of_calls_gets_no_answer_another_player_paid_for(demo, user, auth_client):
+    ask(auth_client)  # in the semantic cache now
+    other = UserFactory()
+    client = bearer_client(other)
+    _spend(other, 30)
+
+    refused = ask(client)
+    again = ask(client)  # and the refused answer was not kept for a free resend either
+
+    assert (refused.status_code, refused.json()["error"]["code"], refused["X-Plan-Remaining"]) == (
+        429, "quota_exceeded", "0")  # fmt: skip
+    assert (again.status_code, again.json()["error"]["code"]) == (429, "quota_exceeded")
+    assert not QuestionLog.objects.filter(user=other).exists()
+    assert usage_summary(user=other)["used"] == 30
+
+
 def test_an_upgrade_shows_in_the_next_answer(demo, user, auth_client):
     _spend(user, 30)
     assert ask(auth_client).status_code == 429
@@ -97,6 +115,19 @@ def test_a_deactivated_or_deleted_players_token_is_401_whatever_the_body(demo, a
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert "X-Plan-Remaining" not in response
     assert not UsageCounter.objects.exists()
+
+
+def test_a_deleted_players_question_the_provider_could_not_embed_is_401_not_503(demo, openai_server):
+    user = UserFactory()
+    client = bearer_client(user)
+    user.delete()
+    openai_server.enqueue(Malformed(), path=EMBEDDINGS_PATH)  # the embedding comes before admission
+
+    response = client.post(ASK, {"game": "elden-ring", "question": MALENIA}, format="json")
+
+    assert (response.status_code, response.json()["error"]["code"]) == (401, "user_not_found")
+    assert "X-Plan-Remaining" not in response
+    assert not QuestionLog.objects.exists() and not UsageCounter.objects.exists()
 
 
 @pytest.mark.parametrize("authorization", ["", "Bearer not-a-jwt", "Token abc", "Bearer a b"])
