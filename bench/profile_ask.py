@@ -94,16 +94,20 @@ class ThreadProfiles:
             profile.enable()
 
         threading.setprofile(start_in_this_thread)
-        # the event loop's thread is already running: ask it to start one itself
-        import asyncio as _asyncio
+        # The event loop's thread is already running: ask it to start one itself. (uvloop's loop does not
+        # say which thread runs it, so every running loop is asked, and the one in that thread answers.)
+        done = threading.Event()
 
-        loop = next((obj for obj in _loops() if getattr(obj, "_thread_id", None) == loop_thread.ident), None)
-        if loop is not None:
-            done = threading.Event()
-            loop.call_soon_threadsafe(lambda: (start_in_this_thread(), done.set()))
-            done.wait(5)
-            self.loop_profile = self.profiles[-1] if self.profiles else None
-        del _asyncio
+        def start_if_server_loop() -> None:
+            if threading.get_ident() == loop_thread.ident and not done.is_set():
+                start_in_this_thread()
+                done.set()
+
+        for loop in _loops():
+            if loop.is_running():
+                loop.call_soon_threadsafe(start_if_server_loop)
+        done.wait(5)
+        self.loop_profile = self.profiles[-1] if done.is_set() else None
 
     def stop(self) -> None:
         threading.setprofile(None)
@@ -183,6 +187,10 @@ def main() -> int:
             if args.kind == "miss":
                 spec["source"] = {"kind": "miss", "seed": 100_000}
             sampler = Sampler(exclude={threading.get_ident()})
+            # A thread busy in Python gives up the GIL only every switch interval (5 ms by default): with
+            # that, a sampler waiting for the GIL sees the event loop mostly when it is idle in uvloop's
+            # epoll (asyncio/runners.py "run") and none of its work. 0.1 ms lets it look in mid-work.
+            sys.setswitchinterval(0.0001)
             profiles = ThreadProfiles(server._thread) if args.cprofile else None
             if profiles is None:
                 sampler.start()
