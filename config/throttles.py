@@ -7,7 +7,8 @@ are not counted. 429 `throttled` with Retry-After comes from config.errors.
 
 Fail safe, not open: when Redis cannot be reached the same limits are counted in this process's
 memory instead, never "unlimited", and Redis is skipped for THROTTLE_REDIS_RETRY_SECONDS so a dead
-Redis costs no time per request. With N server processes a client may then get up to N x the
+Redis costs no time per request (after a timeout on the event loop, only once a PING from a worker
+thread finds it down: config.redis_probe). With N server processes a client may then get up to N x the
 limit (each process counts on its own), which is bounded; when Redis answers again, it is the
 counter once more. The client IP is REMOTE_ADDR unless THROTTLE_NUM_PROXIES says how many proxies
 of ours append to X-Forwarded-For; a client-sent X-Forwarded-For is never trusted on its own.
@@ -31,6 +32,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
+
+from config.redis_probe import probe_soon, timed_out_on_loop
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +171,21 @@ def _redis_down(url: str, exc: BaseException) -> None:
     logger.warning("rate limits counted in process memory: Redis unavailable (%s)", type(exc).__name__)
 
 
+def probe_name(url: str) -> str:
+    return f"rate limits {url}"
+
+
+def _redis_failed(url: str, exc: BaseException) -> None:
+    """Redis did not count a request: skip it for THROTTLE_REDIS_RETRY_SECONDS, except after a timeout on
+    the event loop, where only that request is counted in memory and a PING from a worker thread
+    decides (config.redis_probe: a loop busy past the timeout is not a Redis outage)."""
+    if timed_out_on_loop(exc):
+        logger.warning("rate limits: Redis timed out on the event loop (%s); checking it from a thread", exc)
+        probe_soon(probe_name(url), _client()[0].ping, lambda error: _redis_down(url, error))
+    else:
+        _redis_down(url, exc)
+
+
 def throttle_hits(windows: list[Window]) -> float:
     """Count one request in every window, or in none when one is full; 0 when allowed, else seconds
     to wait. One Redis round trip for all of them; process memory while Redis is down."""
@@ -192,7 +210,7 @@ async def athrottle_hits(windows: list[Window]) -> float:
         try:
             return _wait_seconds(*await _async_script(url)(**_script_args(windows)))
         except _REDIS_FAILED as exc:
-            _redis_down(url, exc)
+            _redis_failed(url, exc)
     return memory_windows.hit(windows)
 
 

@@ -1,11 +1,16 @@
 """Shared fixtures: API clients, users and their tokens. App-specific fixtures live in tests/<app>/conftest.py."""
 
+import socket
+import threading
+import time
+
 import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from coach.services.cache import redis_index
+from config import redis_probe
 from tests.factories import UserFactory
 from tests.servers.asgi import AsgiServer
 from tests.servers.openai_server import OpenAIServer
@@ -72,3 +77,35 @@ def asgi_server(transactional_db):
     """The whole app on a real uvicorn server on loopback (see tests/servers/asgi.py)."""
     with AsgiServer() as server:
         yield server
+
+
+@pytest.fixture
+def hung_redis():
+    """A TCP server that accepts connections and never answers, as a stopped (SIGSTOP) Redis does."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted, stop = [], threading.Event()
+
+    def accept():
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    thread.join(2)
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+def wait_for_probe(name: str) -> None:
+    """Until config.redis_probe's PING of that name has answered (or failed)."""
+    deadline = time.monotonic() + 5
+    while redis_probe.probing(name) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not redis_probe.probing(name)

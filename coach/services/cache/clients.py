@@ -17,10 +17,9 @@ import redis
 import redis.asyncio
 from django.conf import settings
 
-logger = logging.getLogger("coach.cache")
+from config.redis_probe import REDIS_DOWN_ERRORS, probe_soon, timed_out_on_loop
 
-# What "Redis is unreachable" looks like; anything else (a bad reply) is a bug worth seeing.
-REDIS_DOWN_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+logger = logging.getLogger("coach.cache")
 
 _sync_clients: dict[str, redis.Redis] = {}
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, redis.asyncio.Redis]] = (
@@ -65,51 +64,25 @@ def redis_skipped() -> bool:
 def redis_failed(what: str, exc: BaseException) -> None:
     """Log a fail-open miss; an unreachable Redis is skipped for a short while.
 
-    A timeout on the event loop is not taken for an outage at once: asyncio counts it in loop time,
-    so a loop busy past COACH_CACHE_TIMEOUT_SECONDS (a burst of load) times calls out against a Redis
-    that answered. Skipping the caches then would turn them off when they save the most
-    (bench/README.md). A PING from a worker thread, timed by the kernel, decides instead.
+    A timeout on the event loop is a miss for that call only, and a PING from a worker thread decides
+    whether Redis is down (config.redis_probe: a loop busy past COACH_CACHE_TIMEOUT_SECONDS makes a
+    Redis that answered look slow, and skipping the caches then would turn them off when they save
+    the most).
     """
     url = cache_redis_url()
-    if isinstance(exc, redis.TimeoutError) and _on_event_loop():
+    if timed_out_on_loop(exc):
         logger.warning("coach cache: %s timed out on the event loop (%s); checking Redis from a thread", what, exc)
-        _probe_soon(url)
+        probe_soon(probe_name(url), redis_sync(url).ping, lambda error: _skip(url, "ping after a timeout", error))
     elif isinstance(exc, REDIS_DOWN_ERRORS):
         _skip(url, what, exc)
     else:
         logger.error("coach cache: %s failed (%s: %s)", what, type(exc).__name__, exc)
 
 
+def probe_name(url: str) -> str:
+    return f"coach cache {url}"
+
+
 def _skip(url: str, what: str, exc: BaseException) -> None:
     _down_until[url] = time.monotonic() + settings.COACH_CACHE_RETRY_SECONDS
     logger.warning("coach cache: %s skipped, Redis unavailable (%s: %s)", what, type(exc).__name__, exc)
-
-
-def _on_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-_probing: set[str] = set()
-
-
-def _probe_soon(url: str) -> None:
-    """One PING at a time per URL, in the loop's default executor; the caches go on meanwhile."""
-    if url in _probing:
-        return
-    _probing.add(url)
-    asyncio.get_running_loop().run_in_executor(None, _probe, url)
-
-
-def _probe(url: str) -> None:
-    try:
-        redis_sync(url).ping()
-    except REDIS_DOWN_ERRORS as exc:
-        _skip(url, "ping after a timeout", exc)
-    except Exception as exc:  # a bad reply: not an outage, but worth seeing
-        logger.error("coach cache: ping after a timeout failed (%s: %s)", type(exc).__name__, exc)
-    finally:
-        _probing.discard(url)
