@@ -32,6 +32,7 @@ class EmbeddingError(Exception):
 
 class Embedder(Protocol):
     model_name: str
+    remote: bool  # an embedding is a call to a provider (worth keeping: coach.services.cache.question)
     dim: int
 
     def embed(self, texts: list[str]) -> list[list[float]]: ...
@@ -54,6 +55,7 @@ class OfflineEmbedder:
     """
 
     model_name = OFFLINE_MODEL_NAME
+    remote = False
 
     def __init__(self, dim: int):
         self.dim = dim
@@ -89,6 +91,8 @@ class OfflineEmbedder:
 
 class OpenAIEmbedder:
     """text-embedding-3-* through the official SDK, `dimensions` = EMBEDDING_DIM, in batches."""
+
+    remote = True
 
     def __init__(
         self,

@@ -1,13 +1,14 @@
 """The ask pipeline: exact cache, embedding, semantic cache, admission, retrieval, LLM, one QuestionLog per ask.
 
-The token was checked on the event loop; the exact cache is read there too. A hit is one trip to a
-worker thread: the player (with their plan and calls left) and the hit's log row; a resend costs no
-call, even with none left. Otherwise the question is embedded and the semantic cache asked, on the
-loop, and then admission: the player, the conversation it continues, and one call of the plan
-reserved (429 quota_exceeded when none is left), in the same trip to a worker thread as the
-semantic hit's log row or the miss's retrieval. The pipeline gives the call back when the answer
-fails. JSON and SSE share every step: `question_ask_events` yields text deltas and ends with the
-response payload.
+The token was checked on the event loop; the exact cache is read there too, with the question's
+kept embedding (coach.services.cache.question). A hit is one trip to a worker thread: the player
+(with their plan and calls left) and the hit's log row; a resend costs no call, even with none
+left. Otherwise the question is embedded (unless another player's same question was) and the
+semantic cache asked, on the loop, and then admission: the player, the conversation it continues,
+and one call of the plan reserved (429 quota_exceeded when none is left), in the same trip to a
+worker thread as the semantic hit's log row or the miss's retrieval. The pipeline gives the call
+back when the answer fails. JSON and SSE share every step: `question_ask_events` yields text deltas
+and ends with the response payload.
 """
 
 from __future__ import annotations
@@ -269,10 +270,17 @@ async def _side_by_side(*steps) -> None:
             raise result
 
 
-async def _exact_keep(ask: Ask, scope: dict, payload: dict) -> None:
-    """The answer into the exact cache, for a resend; never one given in a conversation (see above)."""
-    if not ask.conversation_id:
-        await cache.aexact_cache_set(**scope, payload=payload)
+async def _answer_keep(ask: Ask, scope: dict, payload: dict, vector: dict) -> None:
+    """The answer into the exact cache, for a resend (never one given in a conversation, see above),
+    and the question's new embedding (_vector_to_keep), in one round trip."""
+    await cache.aquestion_keep(scope=None if ask.conversation_id else scope, payload=payload, **vector)
+
+
+def _vector_to_keep(ask: Ask, embedder, embedding: list[float], found: cache.QuestionCached) -> dict:
+    """The question's embedding for the next player who asks it, when it is new and cost a call."""
+    if found.embedding is not None or not embedder.remote:
+        return {}
+    return {"model_name": embedder.model_name, "question": ask.question, "embedding": embedding}
 
 
 def _reused_fields(payload: dict, kind: str) -> dict:
@@ -293,19 +301,23 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
     ask.stream = stream
     scope = _scope(ask)
     mark = time.perf_counter()
+    embedder = get_embedder()
     # A question in a conversation means something only there: it is never answered from either
-    # cache (nor stored in the exact one, below).
-    cached = None if ask.conversation_id else await cache.aexact_cache_get(**scope)
+    # cache (nor stored in the exact one, below). Its embedding means the same anywhere.
+    found = await cache.aquestion_cached(
+        scope=None if ask.conversation_id else scope, question=ask.question,
+        model_name=embedder.model_name if embedder.remote else None,
+    )  # fmt: skip
     mark = ask.lap("exact_cache", mark)
-    if cached is not None:
-        log = await sync_to_async(_exact_hit_record)(ask, cached)
+    if found.answer is not None:
+        log = await sync_to_async(_exact_hit_record)(ask, found.answer)
         _log_told(ask, log)
         yield _hit_payload(log)
         return
     completed = False
     try:
-        embedder = get_embedder()
-        embedding = await _question_embedding(embedder, ask.question)
+        embedding = found.embedding or await _question_embedding(embedder, ask.question)
+        vector = _vector_to_keep(ask, embedder, embedding, found)
         mark = ask.lap("embed", mark)
         semantic = None
         if not ask.conversation_id:
@@ -318,7 +330,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
             log = await sync_to_async(_semantic_hit_record)(ask, semantic)
             _log_told(ask, log)
             payload = _hit_payload(log)
-            await _exact_keep(ask, scope, payload)  # only once the call is counted: a resend costs none
+            await _answer_keep(ask, scope, payload, vector)  # only once the call is counted: a resend costs none
             completed = True
             yield payload
             return
@@ -361,7 +373,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
                     payload=payload, document_ids=sorted({hit.document_id for hit in hits[: result.sources_used]}),
                     answer_id=str(log.id), category=ask.category, tags=ask.tags,
                 )  # fmt: skip
-            await _exact_keep(ask, scope, payload)
+            await _answer_keep(ask, scope, payload, vector)
 
         await _side_by_side(_log_write(ask, log), keep())
         completed = True

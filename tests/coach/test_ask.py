@@ -1,17 +1,21 @@
 """POST /api/coach/ask end to end: quota, both caches, retrieval, the LLM (offline and over HTTP), logs."""
 
+import array
 import json
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 
 from billing.models import CallRecord, UsageCounter
 from coach.models import QuestionLog
+from coach.services.cache import question_vector_key
+from coach.services.cache.clients import redis_sync
 from knowledge.demo.loader import demo_load
 from tests.coach.conftest import ASK, ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
-from tests.servers.openai_server import EMBEDDINGS_PATH, Malformed, ServerError
+from tests.servers.openai_server import EMBEDDINGS_PATH, Malformed, ServerError, embedding_vector
 
 pytestmark = pytest.mark.django_db
 
@@ -151,6 +155,33 @@ def test_an_embeddings_reply_the_service_cannot_read_is_a_503_with_the_call_back
     assert QuestionLog.objects.get(user=user).error_code == "ai_unavailable"
     assert not CallRecord.objects.filter(user=user).exists()  # the embedding comes before admission
     assert openai_server.chat_requests() == []  # no answer is paid for without the question's embedding
+
+
+def test_the_same_question_from_other_players_is_embedded_once(demo, openai_server):
+    demo_load()  # the demo re-embedded through the server's model, as a deploy with a key would
+    question = "How do I dodge Malenia's Waterfowl Dance?"
+
+    def embeddings_requests() -> int:
+        return sum(1 for request in openai_server.requests if request.path == EMBEDDINGS_PATH)
+
+    first = ask(bearer_client(UserFactory()), question=question)
+    sent = embeddings_requests()
+    # the same question as the exact cache compares them, then in another semantic scope
+    again = ask(bearer_client(UserFactory()), question="how do I dodge malenia's waterfowl dance")
+    elsewhere = ask(bearer_client(UserFactory()), question=question, category="boss")
+
+    assert [r.json()["cache"] for r in (first, again, elsewhere)] == ["none", "semantic", "none"]
+    assert embeddings_requests() == sent  # neither was sent to the provider again
+    assert [s["title"] for s in elsewhere.json()["sources"]] == [s["title"] for s in first.json()["sources"]]
+    kept = redis_sync().get(question_vector_key(model_name=settings.EMBEDDING_MODEL, question=question))
+    given = embedding_vector(question, settings.EMBEDDING_DIM)  # what the server sent, as float32
+    assert array.array("f", kept).tolist() == array.array("f", given).tolist()
+
+
+def test_offline_embeddings_are_not_kept(demo, auth_client):
+    assert ask(auth_client).status_code == 200
+
+    assert redis_sync().keys("gc:coach:qvec:*") == []  # they cost microseconds, not a call
 
 
 def test_a_follow_up_in_a_conversation_carries_the_last_turns(demo, user, openai_server):

@@ -1,4 +1,5 @@
-"""The coach's two caches: an exact short-TTL answer cache and a semantic (vector) cache, both failing open.
+"""The coach's two caches: an exact short-TTL answer cache and a semantic (vector) cache, both failing open;
+and the questions' embeddings, kept so the same question is embedded once (question.py).
 
 The ask pipeline's steps 2 and 3 (issue 6). Everything the rest of the service calls is here.
 """
@@ -6,6 +7,7 @@ The ask pipeline's steps 2 and 3 (issue 6). Everything the rest of the service c
 from config.health import readiness_extra
 
 from .exact import aexact_cache_get, aexact_cache_set, exact_cache_get, exact_cache_set, question_fingerprint
+from .question import QuestionCached, aquestion_cached, aquestion_keep, question_vector_key
 from .semantic import (
     SemanticHit,
     asemantic_cache_backend,
@@ -23,9 +25,12 @@ from .semantic import (
 )
 
 __all__ = [
+    "QuestionCached",
     "SemanticHit",
     "aexact_cache_get",
     "aexact_cache_set",
+    "aquestion_cached",
+    "aquestion_keep",
     "asemantic_cache_backend",
     "asemantic_cache_evict_answer",
     "asemantic_cache_evict_document",
@@ -34,6 +39,7 @@ __all__ = [
     "exact_cache_get",
     "exact_cache_set",
     "question_fingerprint",
+    "question_vector_key",
     "semantic_cache_backend",
     "semantic_cache_evict_answer",
     "semantic_cache_evict_document",

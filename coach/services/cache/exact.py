@@ -48,11 +48,11 @@ def exact_cache_key(*, user_id, game: str, question: str, category: str | None =
     return f"{KEY_PREFIX}:{user_id}:{game}:{_scope_digest(category, tags)}:{question_fingerprint(question)}"
 
 
-def _ttl_ms(ttl: float | None) -> int:
+def exact_ttl_ms(ttl: float | None) -> int:
     return max(1, int((settings.EXACT_CACHE_TTL_SECONDS if ttl is None else ttl) * 1000))
 
 
-def _decode(raw: bytes | None) -> dict | None:
+def payload_decode(raw: bytes | None) -> dict | None:
     if raw is None:
         return None
     try:
@@ -61,7 +61,7 @@ def _decode(raw: bytes | None) -> dict | None:
         return None
 
 
-def _encode(payload: dict) -> str:
+def payload_encode(payload: dict) -> str:
     # default=str: Decimal costs, UUID ids and datetimes come back as their string forms.
     return json.dumps(payload, ensure_ascii=False, default=str)
 
@@ -73,7 +73,7 @@ def exact_cache_get(*, user_id, game: str, question: str, category: str | None =
         return None
     key = exact_cache_key(user_id=user_id, game=game, question=question, category=category, tags=tags)
     try:
-        return _decode(redis_sync().get(key))
+        return payload_decode(redis_sync().get(key))
     except Exception as exc:  # fail open: any cache failure is a miss
         redis_failed("exact get", exc)
         return None
@@ -86,7 +86,7 @@ def exact_cache_set(*, user_id, game: str, question: str, payload: dict, categor
         return False
     key = exact_cache_key(user_id=user_id, game=game, question=question, category=category, tags=tags)
     try:
-        redis_sync().set(key, _encode(payload), px=_ttl_ms(ttl))
+        redis_sync().set(key, payload_encode(payload), px=exact_ttl_ms(ttl))
         return True
     except Exception as exc:
         redis_failed("exact set", exc)
@@ -100,7 +100,7 @@ async def aexact_cache_get(*, user_id, game: str, question: str, category: str |
         return None
     key = exact_cache_key(user_id=user_id, game=game, question=question, category=category, tags=tags)
     try:
-        return _decode(await redis_async().get(key))
+        return payload_decode(await redis_async().get(key))
     except Exception as exc:
         redis_failed("exact get", exc)
         return None
@@ -113,7 +113,7 @@ async def aexact_cache_set(*, user_id, game: str, question: str, payload: dict, 
         return False
     key = exact_cache_key(user_id=user_id, game=game, question=question, category=category, tags=tags)
     try:
-        await redis_async().set(key, _encode(payload), px=_ttl_ms(ttl))
+        await redis_async().set(key, payload_encode(payload), px=exact_ttl_ms(ttl))
         return True
     except Exception as exc:
         redis_failed("exact set", exc)
