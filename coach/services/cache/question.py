@@ -68,7 +68,9 @@ async def aquestion_cached(*, scope: dict | None, model_name: str | None, questi
         redis_failed("exact get", exc)
         return QuestionCached()
     answer = payload_decode(values.pop(0)) if scope is not None else None
-    return QuestionCached(answer=answer, embedding=_vector(values[0]) if model_name is not None else None)
+    if answer is not None or model_name is None:  # a resend needs no embedding
+        return QuestionCached(answer=answer)
+    return QuestionCached(embedding=_vector(values[0]))
 
 
 async def aquestion_keep(*, scope: dict | None = None, payload: dict | None = None, model_name: str | None = None,
