@@ -65,7 +65,7 @@ async def aquestion_cached(*, scope: dict | None, model_name: str | None, questi
     try:
         values = await redis_async().mget(keys)
     except Exception as exc:  # fail open: any cache failure is a miss
-        redis_failed("exact get", exc)
+        redis_failed("exact answer and embedding get", exc)
         return QuestionCached()
     answer = payload_decode(values.pop(0)) if scope is not None else None
     if answer is not None or model_name is None:  # a resend needs no embedding
@@ -96,5 +96,5 @@ async def aquestion_keep(*, scope: dict | None = None, payload: dict | None = No
                 await pipe.execute()
         return True
     except Exception as exc:
-        redis_failed("exact set", exc)
+        redis_failed("exact answer and embedding set", exc)
         return False
