@@ -6,7 +6,14 @@ import time
 from asgiref.sync import async_to_sync
 from django.test import override_settings
 
-from coach.services.cache import aexact_cache_get, aexact_cache_set, exact_cache_get, exact_cache_set
+from coach.services.cache import (
+    aexact_cache_get,
+    aexact_cache_set,
+    aquestion_cached,
+    aquestion_keep,
+    exact_cache_get,
+    exact_cache_set,
+)
 from coach.services.cache.exact import question_fingerprint, question_normalize_exact
 from config.embedded import free_port
 
@@ -100,3 +107,26 @@ def test_normalisation_is_nfkc_casefold_single_spaces_and_no_trailing_punctuatio
     assert question_fingerprint("Malenia phase 2") == question_fingerprint("malenia  PHASE 2??")
     assert question_fingerprint("Malenia phase 2") != question_fingerprint("Malenia phase 3")
     assert question_normalize_exact("what's a 'parry'?") == "what's a 'parry"
+
+
+def test_a_kept_embedding_of_another_length_is_not_used(settings):
+    """EMBEDDING_DIM changed under the same model: the kept vectors are ignored, not sent to retrieval."""
+    kept = [0.25] * settings.EMBEDDING_DIM
+    assert async_to_sync(aquestion_keep)(model_name="m", question="Malenia phase 2?", embedding=kept)
+    assert async_to_sync(aquestion_cached)(scope=None, model_name="m", question="malenia phase 2").embedding == kept
+
+    settings.EMBEDDING_DIM = settings.EMBEDDING_DIM // 2
+
+    assert async_to_sync(aquestion_cached)(scope=None, model_name="m", question="Malenia phase 2?").embedding is None
+
+
+def test_the_ask_read_and_write_with_redis_down_are_a_miss_and_false(caplog):
+    closed = f"redis://127.0.0.1:{free_port()}/0"
+    scope = {"user_id": 1, "game": "lol", "question": "q"}
+    with override_settings(COACH_CACHE_REDIS_URL=closed), caplog.at_level(logging.WARNING, logger="coach.cache"):
+        found = async_to_sync(aquestion_cached)(scope=scope, model_name="m", question="q")
+        kept = async_to_sync(aquestion_keep)(scope=scope, payload=PAYLOAD, model_name="m", question="q",
+                                             embedding=[0.5] * 8)  # fmt: skip
+
+    assert (found.answer, found.embedding, kept) == (None, None, False)
+    assert "exact answer and embedding get skipped, Redis unavailable" in caplog.text

@@ -44,7 +44,8 @@ def _vector_bytes(embedding: list[float]) -> bytes:
 
 
 def _vector(raw: bytes | None) -> list[float] | None:
-    if not raw or len(raw) % 4:
+    """A kept embedding, or None when there is none or it is not EMBEDDING_DIM long (the setting changed)."""
+    if not raw or len(raw) != 4 * settings.EMBEDDING_DIM:
         return None
     floats = array.array("f", raw)
     if sys.byteorder == "big":
