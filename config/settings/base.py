@@ -264,13 +264,13 @@ COACH_CACHE_TIMEOUT_SECONDS = env.float("COACH_CACHE_TIMEOUT_SECONDS", default=0
 COACH_CACHE_RETRY_SECONDS = env.float("COACH_CACHE_RETRY_SECONDS", default=2.0)
 # EXACT_CACHE_TTL_SECONDS: the same user, game and normalised question within this reuses the answer.
 EXACT_CACHE_TTL_SECONDS = env.float("EXACT_CACHE_TTL_SECONDS", default=300)
-# SEMANTIC_CACHE_BACKEND: auto (Redis when it has the search module, else pgvector; probed once per
-#   process and shown by /readyz), redis, pgvector, or off.
-SEMANTIC_CACHE_BACKEND = env("SEMANTIC_CACHE_BACKEND", default="auto")
 # QUESTION_VECTOR_TTL_SECONDS: a question's embedding from the provider is kept this long under its model and
 #   normalised text, so the same question from another player is not embedded again (coach.services.cache.question;
 #   about 1.6 KB of Redis a question at 384 dimensions).
 QUESTION_VECTOR_TTL_SECONDS = env.float("QUESTION_VECTOR_TTL_SECONDS", default=86400)
+# SEMANTIC_CACHE_BACKEND: auto (Redis when it has the search module, else pgvector; probed once per
+#   process and shown by /readyz), redis, pgvector, or off.
+SEMANTIC_CACHE_BACKEND = env("SEMANTIC_CACHE_BACKEND", default="auto")
 # SEMANTIC_CACHE_TTL_SECONDS: how long an answered question may answer similar ones (entries are also
 #   dropped when a source document changes or the answer is down-voted).
 SEMANTIC_CACHE_TTL_SECONDS = env.float("SEMANTIC_CACHE_TTL_SECONDS", default=86400)
