@@ -92,3 +92,12 @@ def ingest_run(*, chunks: int, embedder: str, openai_key: str = "", openai_base_
         }
     finally:
         settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = previous
+
+
+def ingest_median(rows: list[dict]) -> dict:
+    """The run with the median rate (its figures as they were), with every run's rate and their spread."""
+    ordered = sorted(rows, key=lambda row: row["chunks_per_s"])
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["runs"] = [row["chunks_per_s"] for row in rows]
+    median["chunks_per_s_spread"] = [ordered[0]["chunks_per_s"], ordered[-1]["chunks_per_s"]]
+    return median

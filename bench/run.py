@@ -1,6 +1,6 @@
 """The benchmark runner: the ask path, the caches, retrieval and ingestion, measured on this machine.
 
-    bin/bench                       # everything, about 15 minutes
+    bin/bench                       # everything, about 19 minutes
     bin/bench --quick               # the same scenarios, shorter and smaller, about 3 minutes
     bin/bench --only overhead,slow  # some scenarios (overhead, slow, retrieval, semantic, ingest, stats)
     bin/bench --compare bench/results/baseline.json
@@ -52,19 +52,20 @@ PROFILES = {
         "concurrency": (1, 16, 64), "repeats": 3, "duration": 5.0, "warmup": 1.0, "workers_compare": True,
         "slow_concurrency": (50, 200, 500), "slow_duration": 30.0, "slow_warmup": 3.0, "slow_delay": 1.0,
         "slow_repeats": 3, "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 10_000,
-        "retrieval": {"rows": 100_000, "queries": 100}, "semantic": True, "stats": {"rows": 200_000, "runs": 3},
+        "ingest_repeats": 3, "retrieval": {"rows": 100_000, "queries": 100}, "semantic": True,
+        "stats": {"rows": 200_000, "runs": 3},
     },
     "quick": {
         "concurrency": (1, 16, 64), "repeats": 2, "duration": 2.0, "warmup": 0.5, "workers_compare": True,
         "slow_concurrency": (50, 200, 500), "slow_duration": 8.0, "slow_warmup": 2.0, "slow_delay": 1.0,
         "slow_repeats": 2, "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 2_000,
-        "retrieval": {"rows": 20_000, "queries": 30}, "semantic": True, "stats": None,
+        "ingest_repeats": 1, "retrieval": {"rows": 20_000, "queries": 30}, "semantic": True, "stats": None,
     },
     "smoke": {
         "concurrency": (1, 4), "repeats": 1, "duration": 0.6, "warmup": 0.2, "workers_compare": False,
         "slow_concurrency": (8,), "slow_duration": 1.0, "slow_warmup": 0.3, "slow_delay": 0.2,
         "slow_repeats": 1, "players": 40, "exact_pairs": 10, "semantic_questions": 5, "ingest_chunks": 40,
-        "retrieval": None, "semantic": False, "stats": None,
+        "ingest_repeats": 1, "retrieval": None, "semantic": False, "stats": None,
     },
 }  # fmt: skip
 # uvicorn's HTTP protocol with TCP_NODELAY on every connection (config/server.py explains why).
@@ -487,11 +488,13 @@ def print_report(results: dict) -> None:
         print()
     ingest = results.get("ingest")
     if ingest:
-        print("| ingestion | chunks | seconds | chunks/s |")
+        print("| ingestion (median run) | chunks | seconds | chunks/s (spread) |")
         print("|---|---|---|---|")
         for row in ingest:
             name = f"{row['embedder']} ({row['model']})"
-            print(f"| {name} | {row['chunks']} | {row['seconds']} | {row['chunks_per_s']} |")
+            spread = row.get("chunks_per_s_spread")
+            rate = f"{row['chunks_per_s']} ({spread[0]}-{spread[1]})" if spread else row["chunks_per_s"]
+            print(f"| {name} | {row['chunks']} | {row['seconds']} | {rate} |")
         print()
     retrieval = results.get("retrieval")
     if retrieval:
@@ -636,16 +639,21 @@ def main(argv: list[str] | None = None) -> int:
             if memory:
                 results["memory"] = memory
             if "ingest" in only:
-                from ingest import ingest_run
+                from ingest import ingest_median, ingest_run
 
-                say(f"scenario 5: ingesting {profile['ingest_chunks']:,} chunks, offline and through the OpenAI API")
-                results["ingest"] = []
-                for embedder in ("offline", "openai"):
-                    row = ingest_run(chunks=profile["ingest_chunks"], embedder=embedder,
-                                     openai_key=stack.env["OPENAI_API_KEY"],
-                                     openai_base_url=stack.env["OPENAI_BASE_URL"])  # fmt: skip
-                    results["ingest"].append(row)
-                    say(f"  {embedder}: {row['chunks']} chunks in {row['seconds']} s = {row['chunks_per_s']} chunks/s")
+                repeats = profile["ingest_repeats"]
+                say(f"scenario 5: ingesting {profile['ingest_chunks']:,} chunks, offline and through the OpenAI API, "
+                    f"{repeats} time(s) each, alternately")  # fmt: skip
+                runs: dict[str, list[dict]] = {"offline": [], "openai": []}
+                for _ in range(repeats):
+                    for embedder in runs:
+                        row = ingest_run(chunks=profile["ingest_chunks"], embedder=embedder,
+                                         openai_key=stack.env["OPENAI_API_KEY"],
+                                         openai_base_url=stack.env["OPENAI_BASE_URL"])  # fmt: skip
+                        runs[embedder].append(row)
+                        say(f"  {embedder}: {row['chunks']} chunks in {row['seconds']} s "
+                            f"= {row['chunks_per_s']} chunks/s")  # fmt: skip
+                results["ingest"] = [ingest_median(rows) for rows in runs.values()]
             stack.stop()
             stack = None
         if "retrieval" in only and profile["retrieval"]:

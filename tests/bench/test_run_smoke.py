@@ -33,4 +33,5 @@ def test_the_benchmark_runs_and_each_scenario_gets_the_answers_it_measures(tmp_p
     assert all(row["rss_mb_max"] for row in result["slow"]["by_concurrency"].values())
     assert {row["embedder"] for row in result["ingest"]} == {"offline", "openai"}
     assert all(row["chunks"] > 0 and row["chunks"] == row["embedded"] for row in result["ingest"])
+    assert all(row["chunks_per_s_spread"] == [row["chunks_per_s"]] * 2 for row in result["ingest"])  # one run each
     assert "| miss | 1 |" in done.stdout  # the table a person reads
