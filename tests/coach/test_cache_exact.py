@@ -7,8 +7,6 @@ from asgiref.sync import async_to_sync
 from django.test import override_settings
 
 from coach.services.cache import (
-    aexact_cache_get,
-    aexact_cache_set,
     aquestion_cached,
     aquestion_keep,
     exact_cache_get,
@@ -64,15 +62,20 @@ def test_entry_expires_after_the_ttl():
     assert exact_cache_get(user_id=1, game="lol", question="Does Yasuo counter Yone?") is None
 
 
-def test_async_variants_read_and_write_the_same_entries():
-    # given an answer stored by the async ask view
-    assert async_to_sync(aexact_cache_set)(user_id=5, game="valorant", question="Vandal or Phantom?",
-                                           payload=PAYLOAD)  # fmt: skip
-    # then both variants find it, and a sync write is seen by the async read
+def test_the_asks_read_and_write_use_the_same_entries():
+    # given an answer stored by the ask (coach.services.cache.question, redis.asyncio)
+    assert async_to_sync(aquestion_keep)(scope={"user_id": 5, "game": "valorant", "question": "Vandal or Phantom?"},
+                                         payload=PAYLOAD)  # fmt: skip
+    # then both find it, and a sync write is seen by the ask's read
     assert exact_cache_get(user_id=5, game="valorant", question="vandal or phantom") == PAYLOAD
-    assert async_to_sync(aexact_cache_get)(user_id=5, game="valorant", question="Vandal or Phantom") == PAYLOAD
+    assert _ask_reads(user_id=5, game="valorant", question="Vandal or Phantom") == PAYLOAD
     exact_cache_set(user_id=5, game="valorant", question="Jett dash?", payload={"answer": "x"})
-    assert async_to_sync(aexact_cache_get)(user_id=5, game="valorant", question="jett dash") == {"answer": "x"}
+    assert _ask_reads(user_id=5, game="valorant", question="jett dash") == {"answer": "x"}
+
+
+def _ask_reads(**scope) -> dict | None:
+    """The exact answer as the ask reads it (with no embedding asked for)."""
+    return async_to_sync(aquestion_cached)(scope=scope, model_name=None, question=scope["question"]).answer
 
 
 def test_payload_values_that_json_cannot_hold_come_back_as_strings():
@@ -88,8 +91,11 @@ def test_redis_down_is_a_logged_miss_never_an_error(caplog):
         # when Redis cannot be reached, a write reports False and a read is a miss
         assert exact_cache_set(user_id=1, game="lol", question="q", payload=PAYLOAD) is False
         assert exact_cache_get(user_id=1, game="lol", question="q") is None
-        assert async_to_sync(aexact_cache_get)(user_id=1, game="lol", question="q") is None
-        assert async_to_sync(aexact_cache_set)(user_id=1, game="lol", question="q", payload=PAYLOAD) is False
+        scope = {"user_id": 1, "game": "lol", "question": "q"}
+        found = async_to_sync(aquestion_cached)(scope=scope, model_name="m", question="q")
+        assert (found.answer, found.embedding) == (None, None)
+        assert async_to_sync(aquestion_keep)(scope=scope, payload=PAYLOAD, model_name="m", question="q",
+                                             embedding=[0.5] * 8) is False  # fmt: skip
     assert "Redis unavailable" in caplog.text
     # and the real Redis is untouched
     assert exact_cache_get(user_id=1, game="lol", question="q") is None
@@ -98,8 +104,9 @@ def test_redis_down_is_a_logged_miss_never_an_error(caplog):
 def test_async_redis_down_is_a_miss_on_first_contact(caplog):
     closed = f"redis://127.0.0.1:{free_port()}/0"
     with override_settings(COACH_CACHE_REDIS_URL=closed), caplog.at_level(logging.WARNING, logger="coach.cache"):
-        assert async_to_sync(aexact_cache_get)(user_id=1, game="lol", question="q") is None
-    assert "exact get skipped, Redis unavailable" in caplog.text
+        assert async_to_sync(aquestion_cached)(scope={"user_id": 1, "game": "lol", "question": "q"}, model_name="m",
+                                               question="q").answer is None  # fmt: skip
+    assert "exact answer and embedding get skipped, Redis unavailable" in caplog.text
 
 
 def test_normalisation_is_nfkc_casefold_single_spaces_and_no_trailing_punctuation():
@@ -118,15 +125,3 @@ def test_a_kept_embedding_of_another_length_is_not_used(settings):
     settings.EMBEDDING_DIM = settings.EMBEDDING_DIM // 2
 
     assert async_to_sync(aquestion_cached)(scope=None, model_name="m", question="Malenia phase 2?").embedding is None
-
-
-def test_the_ask_read_and_write_with_redis_down_are_a_miss_and_false(caplog):
-    closed = f"redis://127.0.0.1:{free_port()}/0"
-    scope = {"user_id": 1, "game": "lol", "question": "q"}
-    with override_settings(COACH_CACHE_REDIS_URL=closed), caplog.at_level(logging.WARNING, logger="coach.cache"):
-        found = async_to_sync(aquestion_cached)(scope=scope, model_name="m", question="q")
-        kept = async_to_sync(aquestion_keep)(scope=scope, payload=PAYLOAD, model_name="m", question="q",
-                                             embedding=[0.5] * 8)  # fmt: skip
-
-    assert (found.answer, found.embedding, kept) == (None, None, False)
-    assert "exact answer and embedding get skipped, Redis unavailable" in caplog.text

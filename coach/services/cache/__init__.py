@@ -6,7 +6,7 @@ The ask pipeline's steps 2 and 3 (issue 6). Everything the rest of the service c
 
 from config.health import readiness_extra
 
-from .exact import aexact_cache_get, aexact_cache_set, exact_cache_get, exact_cache_set, question_fingerprint
+from .exact import exact_cache_get, exact_cache_set, question_fingerprint
 from .question import QuestionCached, aquestion_cached, aquestion_keep, question_vector_key
 from .semantic import (
     SemanticHit,
@@ -27,8 +27,6 @@ from .semantic import (
 __all__ = [
     "QuestionCached",
     "SemanticHit",
-    "aexact_cache_get",
-    "aexact_cache_set",
     "aquestion_cached",
     "aquestion_keep",
     "asemantic_cache_backend",

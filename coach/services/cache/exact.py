@@ -13,7 +13,7 @@ import unicodedata
 
 from django.conf import settings
 
-from .clients import redis_async, redis_failed, redis_skipped, redis_sync
+from .clients import redis_failed, redis_skipped, redis_sync
 
 KEY_PREFIX = "gc:coach:exact"
 # Trailing marks a resend may add or drop: "?", "？" (NFKC makes it "?"), "!!", "...", "~".
@@ -87,33 +87,6 @@ def exact_cache_set(*, user_id, game: str, question: str, payload: dict, categor
     key = exact_cache_key(user_id=user_id, game=game, question=question, category=category, tags=tags)
     try:
         redis_sync().set(key, payload_encode(payload), px=exact_ttl_ms(ttl))
-        return True
-    except Exception as exc:
-        redis_failed("exact set", exc)
-        return False
-
-
-async def aexact_cache_get(*, user_id, game: str, question: str, category: str | None = None,
-                           tags: list[str] | None = None) -> dict | None:  # fmt: skip
-    """exact_cache_get for the async ask view (redis.asyncio, shared pool)."""
-    if redis_skipped():
-        return None
-    key = exact_cache_key(user_id=user_id, game=game, question=question, category=category, tags=tags)
-    try:
-        return payload_decode(await redis_async().get(key))
-    except Exception as exc:
-        redis_failed("exact get", exc)
-        return None
-
-
-async def aexact_cache_set(*, user_id, game: str, question: str, payload: dict, category: str | None = None,
-                           tags: list[str] | None = None, ttl: float | None = None) -> bool:  # fmt: skip
-    """exact_cache_set for the async ask view."""
-    if redis_skipped():
-        return False
-    key = exact_cache_key(user_id=user_id, game=game, question=question, category=category, tags=tags)
-    try:
-        await redis_async().set(key, payload_encode(payload), px=exact_ttl_ms(ttl))
         return True
     except Exception as exc:
         redis_failed("exact set", exc)
