@@ -41,6 +41,7 @@ from coach.errors import (
     PromptTooLong,
 )
 from coach.services.prompt import Turn, history_turns, prompt_build, question_language, quote
+from config.openai_http import async_openai
 from config.plans import Plan, cost_usd
 from knowledge.tokens import count_tokens, count_tokens_by_line, encoding_for
 
@@ -221,7 +222,8 @@ def async_client() -> openai.AsyncOpenAI:
     httpcore's pool walks all of its connections on every request, so one pool of hundreds of
     connections costs more CPU per call than several small ones: for 500 concurrent calls, pools of
     64 took about half the client CPU of one pool of 1,000 (3.0 s -> 1.3 s, measured on 2 cores).
-    Together the clients hold OPENAI_MAX_CONNECTIONS.
+    The clients now run over aiohttp (config.openai_http), whose pool does not walk; the ring stays,
+    as harmless. Together the clients hold OPENAI_MAX_CONNECTIONS.
     """
     clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
     key = _client_key()
@@ -229,9 +231,7 @@ def async_client() -> openai.AsyncOpenAI:
         total, per_client = settings.OPENAI_MAX_CONNECTIONS, settings.OPENAI_CONNECTIONS_PER_CLIENT
         count = max(1, math.ceil(total / max(1, per_client)))
         options, http = _client_options(key, math.ceil(total / count))
-        ring = [
-            openai.AsyncOpenAI(**options, http_client=openai.DefaultAsyncHttpx2Client(**http)) for _ in range(count)
-        ]
+        ring = [async_openai(http=http, **options) for _ in range(count)]
         clients[key] = (ring, itertools.cycle(ring))
     return next(clients[key][1])
 

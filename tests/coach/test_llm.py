@@ -4,6 +4,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
+import threading
 from decimal import Decimal
 
 import pytest
@@ -300,6 +301,39 @@ def test_a_refused_connection_is_retried_then_503(settings):
 
     assert caught.value.code == "ai_unavailable" and caught.value.details == {"attempts": 4}
     assert sleeps.delays == [1.0, 2.0, 4.0]
+
+
+def test_a_server_hanging_up_before_it_answers_is_retried_then_503_not_a_timeout(settings):
+    """aiohttp's errors keep their kind under the SDK (config.openai_http): a connection closed without
+    an answer is ai_unavailable, as with httpx2's own transport, not ai_timeout."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted = []
+
+    def hang_up():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # closed below
+            connection.recv(65536)  # the request's head, then nothing
+            accepted.append(connection)
+            connection.close()
+
+    thread = threading.Thread(target=hang_up, daemon=True)
+    thread.start()
+    settings.OPENAI_API_KEY = "sk-test-key"
+    settings.OPENAI_BASE_URL = f"http://127.0.0.1:{listener.getsockname()[1]}/v1"
+    sleeps = Sleeps()
+    try:
+        with pytest.raises(AIError) as caught:
+            ask(free(), sleeps)
+    finally:
+        listener.close()
+        thread.join(5)
+
+    assert (caught.value.status, caught.value.code) == (503, "ai_unavailable")
+    assert caught.value.details == {"attempts": 4} and sleeps.delays == [1.0, 2.0, 4.0]
+    assert len(accepted) == 4
 
 
 def test_a_connection_dropped_halfway_through_the_answer_is_retried(server):
