@@ -9,7 +9,8 @@ One thing is mended on the way: the SDK's aiohttp transport (openai/_vendor/http
 every aiohttp connection error into httpx2's ConnectTimeout, so a refused connection or a server
 that hung up would reach the SDK as APITimeoutError (504 ai_timeout) instead of APIConnectionError
 (503 ai_unavailable). Here a timeout stays a timeout and every other connection error is a
-connection error, as httpx2's own transport reports them.
+connection error, as httpx2's own transport reports them. (An answer cut off midway needs no
+mending: aiohttp reports it as ClientPayloadError, which the SDK's transport maps to ReadError.)
 
 An aiohttp session belongs to its event loop and must be closed on it, or it complains when it is
 collected. Each transport closes its session when its loop shuts down: the loop's
@@ -41,24 +42,6 @@ def _remapped(exc: httpx2.TransportError, request: httpx2.Request) -> httpx2.Tra
     return kind(str(exc) or type(cause).__name__, request=request)
 
 
-class _Stream(httpx2.AsyncByteStream):
-    def __init__(self, stream: httpx2.AsyncByteStream, request: httpx2.Request):
-        self._stream, self._request = stream, request
-
-    async def __aiter__(self):
-        try:
-            async for chunk in self._stream:
-                yield chunk
-        except httpx2.TransportError as exc:
-            mapped = _remapped(exc, self._request)
-            if mapped is exc:
-                raise
-            raise mapped from exc.__cause__
-
-    async def aclose(self) -> None:
-        await self._stream.aclose()
-
-
 async def _closed_with(transport: AiohttpTransport) -> AsyncIterator[None]:
     """Started on the transport's loop; the loop's shutdown_asyncgens() ends it, closing the session."""
     try:
@@ -75,14 +58,12 @@ class _Transport(AiohttpTransport):
             self._closer = _closed_with(self)
             await anext(self._closer)
         try:
-            response = await super().handle_async_request(request)
+            return await super().handle_async_request(request)
         except httpx2.TransportError as exc:
             mapped = _remapped(exc, request)
             if mapped is exc:
                 raise
             raise mapped from exc.__cause__
-        response.stream = _Stream(response.stream, request)
-        return response
 
 
 class AsyncHttpClient(openai.DefaultAioHttpClient):

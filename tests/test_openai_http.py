@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from config.openai_http import async_openai
-from tests.servers.openai_server import OpenAIServer
+from tests.servers.openai_server import DropMidStream, OpenAIServer
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "How do I beat Malenia?"}]}
 
@@ -82,3 +82,16 @@ def test_a_read_timeout_is_still_a_timeout(server):
 
     with pytest.raises(openai.APITimeoutError):
         asyncio.run(scenario())
+
+
+def test_an_answer_cut_off_midway_is_a_connection_error_not_a_timeout(server):
+    server.enqueue(DropMidStream())
+
+    async def scenario():
+        client = async_openai(api_key="sk-test", base_url=server.base_url, max_retries=0)
+        await client.chat.completions.create(**CHAT)
+
+    with pytest.raises(openai.APIConnectionError) as caught:
+        asyncio.run(scenario())
+
+    assert not isinstance(caught.value, openai.APITimeoutError)
