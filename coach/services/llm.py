@@ -222,8 +222,8 @@ def async_client() -> openai.AsyncOpenAI:
     httpcore's pool walks all of its connections on every request, so one pool of hundreds of
     connections costs more CPU per call than several small ones: for 500 concurrent calls, pools of
     64 took about half the client CPU of one pool of 1,000 (3.0 s -> 1.3 s, measured on 2 cores).
-    The clients now run over aiohttp (config.openai_http), whose pool does not walk; the ring stays,
-    as harmless. Together the clients hold OPENAI_MAX_CONNECTIONS.
+    The clients now run over aiohttp (config.openai_http); the ring was not measured again there
+    and stays. Together the clients hold OPENAI_MAX_CONNECTIONS.
     """
     clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
     key = _client_key()
