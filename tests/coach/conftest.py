@@ -2,6 +2,7 @@
 
 import pytest
 
+from coach.services.cache import aquestion_cached
 from knowledge.demo.loader import demo_load
 
 ASK = "/api/coach/ask"
@@ -17,3 +18,9 @@ def demo(db):
 def ask(client, question=MALENIA, game="elden-ring", **extra):
     """The question POSTed to the ask endpoint as the app sends it (JSON)."""
     return client.post(ASK, {"game": game, "question": question, **extra}, format="json")
+
+
+async def exact_answer_read(**scope) -> dict | None:
+    """The exact cache's answer for scope (user_id, game, question...), read as the ask reads it
+    (coach.services.cache.question), with no embedding asked for."""
+    return (await aquestion_cached(scope=scope, model_name=None, question=scope["question"])).answer

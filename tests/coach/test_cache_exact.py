@@ -14,6 +14,7 @@ from coach.services.cache import (
 )
 from coach.services.cache.exact import question_fingerprint, question_normalize_exact
 from config.embedded import free_port
+from tests.coach.conftest import exact_answer_read
 
 PAYLOAD = {
     "answer": "2페이즈 물새춤은 첫 타를 뒤로 구르고 나머지는 앞으로 굴러서 피하세요.",
@@ -68,14 +69,9 @@ def test_the_asks_read_and_write_use_the_same_entries():
                                          payload=PAYLOAD)  # fmt: skip
     # then both find it, and a sync write is seen by the ask's read
     assert exact_cache_get(user_id=5, game="valorant", question="vandal or phantom") == PAYLOAD
-    assert _ask_reads(user_id=5, game="valorant", question="Vandal or Phantom") == PAYLOAD
+    assert async_to_sync(exact_answer_read)(user_id=5, game="valorant", question="Vandal or Phantom") == PAYLOAD
     exact_cache_set(user_id=5, game="valorant", question="Jett dash?", payload={"answer": "x"})
-    assert _ask_reads(user_id=5, game="valorant", question="jett dash") == {"answer": "x"}
-
-
-def _ask_reads(**scope) -> dict | None:
-    """The exact answer as the ask reads it (with no embedding asked for)."""
-    return async_to_sync(aquestion_cached)(scope=scope, model_name=None, question=scope["question"]).answer
+    assert async_to_sync(exact_answer_read)(user_id=5, game="valorant", question="jett dash") == {"answer": "x"}
 
 
 def test_payload_values_that_json_cannot_hold_come_back_as_strings():

@@ -10,16 +10,12 @@ import time
 import redis
 from django.test import override_settings
 
-from coach.services.cache import aquestion_cached, clients, exact_cache_set
+from coach.services.cache import clients, exact_cache_set
 from config import redis_probe
+from tests.coach.conftest import exact_answer_read
 from tests.conftest import wait_for_probe
 
 PAYLOAD = {"answer": "Roll into the first flurry, then away.", "sources": [], "model": "gpt-4o-mini"}
-
-
-async def _ask_reads(**scope) -> dict | None:
-    """The exact answer as the ask reads it (coach.services.cache.question)."""
-    return (await aquestion_cached(scope=scope, model_name=None, question=scope["question"])).answer
 
 
 def _wait_for_the_probe(url: str) -> None:
@@ -28,12 +24,12 @@ def _wait_for_the_probe(url: str) -> None:
 
 def test_a_redis_that_hangs_is_skipped_after_one_timeout_and_its_ping(hung_redis):
     with override_settings(COACH_CACHE_REDIS_URL=hung_redis, COACH_CACHE_TIMEOUT_SECONDS=0.2):
-        assert asyncio.run(_ask_reads(user_id=1, game="lol", question="q")) is None  # timed out
+        assert asyncio.run(exact_answer_read(user_id=1, game="lol", question="q")) is None  # timed out
         _wait_for_the_probe(hung_redis)
 
         assert clients.redis_skipped()
         started = time.monotonic()
-        assert asyncio.run(_ask_reads(user_id=1, game="lol", question="q")) is None
+        assert asyncio.run(exact_answer_read(user_id=1, game="lol", question="q")) is None
         assert time.monotonic() - started < 0.1  # skipped: no second wait for the timeout
     clients._down_until.pop(hung_redis, None)
 
@@ -53,7 +49,7 @@ def test_a_timeout_on_the_loop_against_a_redis_that_answers_keeps_the_caches_on(
     _wait_for_the_probe(url)
 
     assert not clients.redis_skipped()
-    assert asyncio.run(_ask_reads(user_id=1, game="lol", question="Yasuo into Yone?")) == PAYLOAD
+    assert asyncio.run(exact_answer_read(user_id=1, game="lol", question="Yasuo into Yone?")) == PAYLOAD
 
 
 def test_a_timeout_in_a_worker_thread_is_an_outage_at_once(hung_redis):
