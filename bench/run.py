@@ -47,6 +47,14 @@ import psutil  # noqa: E402
 from stack import Stack, cpu_seconds, cpu_spent, rss_mb  # noqa: E402
 
 SCENARIOS = ("overhead", "slow", "retrieval", "semantic", "ingest", "stats")
+ASK = ("POST", "/api/coach/ask")
+# Scenario 1's kinds. "profile" is no ask: GET /auth/me (the player's profile and plan usage), the
+# app's simplest signed-in request, through the same uvicorn, Django, middleware, DRF and token check
+# (the token's user read, then three small queries, in one trip to a worker thread). What the stack
+# costs a request before an ask does anything: an exact hit adds a Valkey read and a log row's insert
+# and does one query where this does four.
+KINDS = ("profile", "miss", "exact", "semantic")
+PROFILE_READ = ("GET", "/auth/me")
 PROFILES = {
     "full": {
         "concurrency": (1, 16, 64), "repeats": 3, "duration": 5.0, "warmup": 1.0, "workers_compare": True,
@@ -129,10 +137,12 @@ class Sampler(threading.Thread):
 
 
 def load_run(stack: Stack, url: str, source: dict, *, concurrency: int, duration: float, warmup: float,
-             client: str = "raw", sample: bool = False) -> dict:  # fmt: skip
-    """One run of bench/load.py against the app, with the CPU every process spent on it."""
+             client: str = "raw", sample: bool = False, request: tuple[str, str] = ASK) -> dict:  # fmt: skip
+    """One run of bench/load.py against the app (`request`: method and path), with the CPU every process
+    spent on it."""
     spec = {"url": url, "tokens": [p.token for p in stack.players], "concurrency": concurrency,
-            "duration": duration, "warmup": warmup, "timeout": 60, "source": source, "client": client}  # fmt: skip
+            "duration": duration, "warmup": warmup, "timeout": 60, "source": source, "client": client,
+            "method": request[0], "path": request[1]}  # fmt: skip
     groups = stack.process_groups()
     sampler = Sampler(stack) if sample else None
     if sampler:
@@ -223,7 +233,7 @@ def _exact_keys_clear(stack: Stack) -> int:
 def scenario_overhead(stack: Stack, url: str, profile: dict, args, questions: Questions) -> dict:
     from load import miss_bodies
 
-    out: dict = {"miss": {}, "exact": {}, "semantic": {}}
+    out: dict = {kind: {} for kind in KINDS}
     repeats, duration, warmup = profile["repeats"], profile["duration"], profile["warmup"]
     players = len(stack.players)
 
@@ -263,19 +273,22 @@ def scenario_overhead(stack: Stack, url: str, profile: dict, args, questions: Qu
             items.append([asker, question])
         return items
 
-    for kind in ("miss", "exact", "semantic"):
+    for kind in KINDS:
         for concurrency in profile["concurrency"]:
             runs = []
             for _ in range(repeats):
-                if kind == "miss":
+                if kind == "profile":
+                    source = {"kind": "list", "items": [[n, ""] for n in range(players)]}
+                elif kind == "miss":
                     source = _miss(questions, int((duration + warmup) * 600))
                 elif kind == "exact":
                     source = {"kind": "list", "items": exact_items}
                 else:
                     _exact_keys_clear(stack)
                     source = {"kind": "list", "items": semantic_items(semantic_sent_max)}
-                runs.append(load_run(stack, url, source, concurrency=concurrency, duration=duration,
-                                     warmup=warmup, client=args.client))  # fmt: skip
+                request = PROFILE_READ if kind == "profile" else ASK
+                runs.append(load_run(stack, url, source, concurrency=concurrency, duration=duration, warmup=warmup,
+                                     client=args.client, request=request))  # fmt: skip
             out[kind][str(concurrency)] = summary = summarise(runs)
             say(f"  {kind:<8} c={concurrency:<3} p50 {summary['p50_ms']:>7.2f} ms  p99 {summary['p99_ms']:>7.2f} ms  "
                 f"{summary['rps']:>6.1f} req/s  errors {summary['errors']}  cache {summary['cache']}")  # fmt: skip
@@ -453,13 +466,13 @@ def print_report(results: dict) -> None:
         print("| scenario | c | p50 ms (spread) | p95 ms | p99 ms | req/s (spread) | errors | answered from | "
               "CPU ms/request: app, pg, redis, llm, client |")  # fmt: skip
         print("|---|---|---|---|---|---|---|---|---|")
-        for kind in ("miss", "exact", "semantic"):
-            for concurrency, row in overhead[kind].items():
+        for kind in KINDS:
+            for concurrency, row in overhead.get(kind, {}).items():
                 cpu = row["cpu_ms_per_request"]
                 cpu_text = ", ".join(f"{cpu.get(k, 0):.1f}" for k in ("app", "postgres", "valkey", "llm", "client"))
                 spread = f"{row['p50_spread'][0]:.1f}-{row['p50_spread'][1]:.1f}"
                 rps_spread = f"{row['rps_spread'][0]:.0f}-{row['rps_spread'][1]:.0f}"
-                cache = ", ".join(f"{k} {v}" for k, v in sorted(row["cache"].items()))
+                cache = ", ".join(f"{k} {v}" for k, v in sorted(row["cache"].items())) if kind != "profile" else "-"
                 print(f"| {kind} | {concurrency} | {row['p50_ms']:.1f} ({spread}) | {row['p95_ms']:.1f} | "
                       f"{row['p99_ms']:.1f} | {row['rps']:.0f} ({rps_spread}) | {row['errors']} | {cache} | "
                       f"{cpu_text} |")  # fmt: skip
@@ -539,7 +552,7 @@ def compare(results: dict, baseline: dict) -> None:
         mark = "better" if better and abs(ratio - 1) > 0.05 else ("worse" if abs(ratio - 1) > 0.05 else "same")
         print(f"| {name} | {old} | {new} | {ratio:.2f} ({mark}) |")
 
-    for kind in ("miss", "exact", "semantic"):
+    for kind in KINDS:
         for concurrency, row in (results.get("overhead") or {}).get(kind, {}).items():
             old = ((baseline.get("overhead") or {}).get(kind) or {}).get(concurrency)
             if not old:

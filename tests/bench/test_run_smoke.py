@@ -28,10 +28,12 @@ def test_the_benchmark_runs_and_each_scenario_gets_the_answers_it_measures(tmp_p
             assert row["errors"] == 0
             assert set(row["cache"]) == {cache}, (kind, row["cache"])
             assert row["p50_ms"] > 0 and row["rps"] > 0
+    for row in result["overhead"]["profile"].values():  # GET /auth/me, no ask: the stack's own cost
+        assert row["errors"] == 0 and row["p50_ms"] > 0 and row["rps"] > 0
     slow = next(iter(result["slow"]["by_concurrency"].values()))
     assert slow["errors"] == 0 and slow["p50_ms"] >= result["slow"]["delay_s"] * 1000
     assert all(row["rss_mb_max"] for row in result["slow"]["by_concurrency"].values())
     assert {row["embedder"] for row in result["ingest"]} == {"offline", "openai"}
     assert all(row["chunks"] > 0 and row["chunks"] == row["embedded"] for row in result["ingest"])
     assert all(row["chunks_per_s_spread"] == [row["chunks_per_s"]] * 2 for row in result["ingest"])  # one run each
-    assert "| miss | 1 |" in done.stdout  # the table a person reads
+    assert "| miss | 1 |" in done.stdout and "| profile | 1 |" in done.stdout  # the table a person reads
