@@ -10,6 +10,24 @@ django.setup(set_prefix=False)  # what django.core.asgi.get_asgi_application() d
 from config.handlers import PooledThreadsASGIHandler  # noqa: E402 - needs the settings configured above
 from config.middleware import BodySizeLimitASGI  # noqa: E402
 
+
+def _warm() -> None:
+    """Load now, before this worker serves, what its first requests would otherwise load on the event
+    loop, stalling every request in the worker meanwhile: the URLconf with every view's imports (the
+    OpenAI SDK among them) and the tokenizers of the plans' models and of the embedding model. A new
+    worker's first asks took 0.8-0.95 s, and cache probes timed out behind them (bench/README.md)."""
+    from django.conf import settings
+    from django.urls import get_resolver
+
+    from config.plans import plans_all
+    from knowledge.tokens import encoding_for
+
+    get_resolver().url_patterns  # noqa: B018 - a cached property: reading it imports the URLconf
+    for model in {settings.EMBEDDING_MODEL, *(plan.model for plan in plans_all().values())}:
+        encoding_for(model)
+
+
+_warm()
 django_application = PooledThreadsASGIHandler()
 # Oversized request bodies are refused before Django reads them (see BodySizeLimitASGI).
 application = BodySizeLimitASGI(django_application)
