@@ -25,6 +25,8 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+import uvloop
+
 GAMES = {
     "elden-ring": [
         "Rune level {n}: how do I dodge Malenia's Waterfowl Dance in phase 2?",
@@ -215,9 +217,7 @@ async def run(spec: dict) -> dict:
 
 def main() -> int:
     spec = json.loads(sys.stdin.read())
-    import uvloop  # the app's own loop (uvicorn picks it): less of the shared CPU spent by the client
-
-    print(json.dumps(uvloop.run(run(spec))))
+    print(json.dumps(uvloop.run(run(spec))))  # the app's own loop: less of the shared CPU for the client
     return 0
 
 

@@ -277,8 +277,9 @@ def scenario_overhead(stack: Stack, url: str, profile: dict, args, questions: Qu
         for concurrency in profile["concurrency"]:
             runs = []
             for _ in range(repeats):
+                request = ASK
                 if kind == "profile":
-                    source = {"kind": "list", "items": [[n, ""] for n in range(players)]}
+                    source, request = {"kind": "list", "items": [[n, ""] for n in range(players)]}, PROFILE_READ
                 elif kind == "miss":
                     source = _miss(questions, int((duration + warmup) * 600))
                 elif kind == "exact":
@@ -286,7 +287,6 @@ def scenario_overhead(stack: Stack, url: str, profile: dict, args, questions: Qu
                 else:
                     _exact_keys_clear(stack)
                     source = {"kind": "list", "items": semantic_items(semantic_sent_max)}
-                request = PROFILE_READ if kind == "profile" else ASK
                 runs.append(load_run(stack, url, source, concurrency=concurrency, duration=duration, warmup=warmup,
                                      client=args.client, request=request))  # fmt: skip
             out[kind][str(concurrency)] = summary = summarise(runs)
