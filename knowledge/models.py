@@ -9,6 +9,7 @@ from pgvector.django import HalfVectorField, HnswIndex
 
 CATEGORY_MAX_LENGTH = 50
 TAG_MAX_LENGTH = 50
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
 
 
 class Game(models.Model):
@@ -57,7 +58,7 @@ class Document(models.Model):
     source_url = models.URLField(max_length=1000, blank=True)
     # Where ingestion found it (a file path, a jsonl id): re-ingesting the same source updates this row.
     source_key = models.CharField(max_length=500, blank=True)
-    language = models.CharField(max_length=2, choices=[("ko", "한국어"), ("en", "English")], default="ko")
+    language = models.CharField(max_length=2, choices=LANGUAGES, default="ko")
     content_format = models.CharField(max_length=10, choices=Format.choices, default=Format.TEXT)
     content = models.TextField()
     content_hash = models.CharField(max_length=64, editable=False)
@@ -122,6 +123,9 @@ class Chunk(models.Model):
     game = models.ForeignKey(Game, on_delete=models.PROTECT, related_name="+")
     category = models.CharField(max_length=CATEGORY_MAX_LENGTH)
     tags = ArrayField(models.CharField(max_length=TAG_MAX_LENGTH), default=list, blank=True)
+    # The document's language: retrieval takes the best chunks of each language, so a Korean question
+    # still reaches an English guide (knowledge.retrieval).
+    language = models.CharField(max_length=2, choices=LANGUAGES, default="ko")
     # Live, embedded and its document published: the only chunks retrieval ever sees.
     searchable = models.BooleanField(default=False)
 

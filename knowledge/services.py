@@ -34,7 +34,7 @@ DOCUMENT_FIELDS = (
     "source_url",
     "status",
 )
-_FILTER_FIELDS = {"game", "category", "tags"}
+_FILTER_FIELDS = {"game", "category", "tags", "language"}
 
 
 # --- games ----------------------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def document_update(*, document: Document, data: dict, updated_by=None, sync: bo
         document.save()
         if changed & _FILTER_FIELDS:
             Chunk.objects.filter(document=document).update(
-                game=document.game, category=document.category, tags=document.tags
+                game=document.game, category=document.category, tags=document.tags, language=document.language
             )
             _game_category_add(game=document.game, category=document.category)
         if "status" in changed:
@@ -347,6 +347,7 @@ def _index_plan(*, document: Document, pieces: list[chunking.Piece]) -> None:
             game=document.game,
             category=document.category,
             tags=document.tags,
+            language=document.language,
         )
         for position, piece in enumerate(pieces)
     )
