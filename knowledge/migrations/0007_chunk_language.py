@@ -15,10 +15,4 @@ class Migration(migrations.Migration):
             name='language',
             field=models.CharField(choices=[('ko', '한국어'), ('en', 'English')], default='ko', max_length=2),
         ),
-        # Existing chunks take their document's language.
-        migrations.RunSQL(
-            "UPDATE knowledge_chunk c SET language = d.language FROM knowledge_document d "
-            "WHERE d.id = c.document_id AND c.language <> d.language",
-            migrations.RunSQL.noop,
-        ),
     ]
