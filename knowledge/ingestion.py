@@ -84,7 +84,7 @@ def collect_files(paths: list[str]) -> tuple[list[Path], list[SourceError]]:
     return files, errors
 
 
-def _decode(path: Path, raw: bytes) -> str:
+def _decode(raw: bytes) -> str:
     if b"\x00" in raw:
         raise _ReadError("binary data, not a text file")
     try:
@@ -101,28 +101,40 @@ class _ReadError(Exception):
 
 def read_file(path: Path) -> ReadResult:
     """The documents in one file, or the reason it cannot be read (jsonl: per line, good lines kept)."""
-    where = str(path)
-    suffix = path.suffix.lower()
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        return read_source(str(path), b"", source_key="")  # the unsupported-type error, before any read
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return ReadResult(errors=[SourceError(str(path), f"unreadable: {exc.strerror or exc}")])
+    return read_source(str(path), raw, source_key=source_key_for(path))
+
+
+def read_source(name: str, raw: bytes, *, source_key: str) -> ReadResult:
+    """The documents in one source's bytes (a file on disk, an upload, a zip member), named `name` in errors.
+
+    The suffix of `name` says how to read it; `source_key` is the document's identity (a jsonl line's
+    own id or url wins, else `source_key#line`).
+    """
+    where = name
+    suffix = Path(name).suffix.lower()
     result = ReadResult()
     if suffix not in SUPPORTED_SUFFIXES:
         supported = " ".join(sorted(SUPPORTED_SUFFIXES))
         result.errors.append(
-            SourceError(where, f"unsupported file type '{suffix or path.name}' (supported: {supported})")
+            SourceError(where, f"unsupported file type '{suffix or Path(name).name}' (supported: {supported})")
         )
         return result
     try:
-        raw = path.read_bytes()
-        text = _decode(path, raw)
-    except OSError as exc:
-        result.errors.append(SourceError(where, f"unreadable: {exc.strerror or exc}"))
-        return result
+        text = _decode(raw)
     except _ReadError as exc:
         result.errors.append(SourceError(where, str(exc)))
         return result
     if not text.strip():
         result.errors.append(SourceError(where, "empty file"))
         return result
-    key = source_key_for(path)
+    key = source_key
+    path = Path(name)
     try:
         if suffix == ".jsonl":
             return _read_jsonl(path, key, text)
