@@ -283,7 +283,7 @@ def main() -> int:
         embedder = get_embedder()
         questions = sorted({pair[side]["question"] for pair in pairs for side in ("stored", "asked")})
         started = time.perf_counter()
-        vectors = dict(zip(questions, embedder.embed(questions), strict=True))
+        vectors = dict(zip(questions, embedder.embed(questions, query=True), strict=True))
         embed_ms = (time.perf_counter() - started) * 1000 / len(questions)
         kinds = Counter(pair["kind"] for pair in pairs)
         print(

@@ -272,7 +272,7 @@ class DocumentAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             hits, plan = selectors.chunk_search_with_plan(
                 game=data["game"].slug,
-                embedding=embedder.embed([data["question"]])[0],
+                embedding=embedder.embed([data["question"]], query=True)[0],
                 model_name=embedder.model_name,
                 category=data["category"] or None,
                 tags=data["tags"] or None,

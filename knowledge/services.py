@@ -431,7 +431,8 @@ def chunks_embed(*, chunk_ids: list[int], finish: bool = True) -> int:
     embedder = get_embedder()
     chunks = list(
         _pending(Chunk.objects.filter(pk__in=chunk_ids, needs_summary=False), embedder.model_name)
-        .only("pk", "text", "document_id")
+        .select_related("document")
+        .only("pk", "text", "document_id", "document__title")
         .order_by("pk")
     )
     if chunks:

@@ -16,6 +16,10 @@ from pathlib import Path
 
 import pytest
 
+# pyproject names config.settings.test, but pytest-django lets the environment win, and importing
+# `config` (below, and the Celery app it loads) would set config.settings.local there first.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
+
 _servers = []
 _tmpdir: Path | None = None
 

@@ -278,7 +278,7 @@ async def _answer_keep(ask: Ask, scope: dict, payload: dict, vector: dict) -> No
 
 def _vector_to_keep(ask: Ask, embedder, embedding: list[float], found: cache.QuestionCached) -> dict:
     """The question's embedding for the next player who asks it, when it is new and cost a call."""
-    if found.embedding is not None or not embedder.remote:
+    if found.embedding is not None or not embedder.worth_keeping:
         return {}
     return {"model_name": embedder.model_name, "question": ask.question, "embedding": embedding}
 
@@ -306,7 +306,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
     # cache (nor stored in the exact one, below). Its embedding means the same anywhere.
     found = await cache.aquestion_cached(
         scope=None if ask.conversation_id else scope, question=ask.question,
-        model_name=embedder.model_name if embedder.remote else None,
+        model_name=embedder.model_name if embedder.worth_keeping else None,
     )  # fmt: skip
     mark = ask.lap("exact_cache", mark)
     if found.answer is not None:
@@ -407,7 +407,7 @@ def _retrieve(**filters) -> list[ChunkHit]:
 async def _question_embedding(embedder, question: str) -> list[float]:
     """The question's embedding; the provider failing is the coach being unavailable (503/504), not a 500."""
     try:
-        return (await embedder.aembed([question]))[0]
+        return (await embedder.aembed([question], query=True))[0]
     except openai.APITimeoutError as exc:
         raise AITimeout(details={"stage": "embed"}) from exc
     except (openai.OpenAIError, EmbeddingError) as exc:

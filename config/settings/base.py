@@ -225,6 +225,13 @@ TIKTOKEN_CACHE_DIR = env("TIKTOKEN_CACHE_DIR", default=str(BASE_DIR / "var" / "t
 # --- billing ------------------------------------------------------------------------------------
 # PLANS_EXTRA_JSON: plans added to / overriding the built-in table in config/plans.py, a JSON object
 #   {"premium": {"model": "gpt-4o", "fallback_model": "gpt-4o-mini", "prompt_tokens": 4000,
+# OFFLINE_EMBEDDER: without OPENAI_API_KEY, "e5" (multilingual-e5-small, in-process: matches Korean
+# questions to English guides) or "hash" (hashed character n-grams: microseconds, one language at a time).
+OFFLINE_EMBEDDER = env("OFFLINE_EMBEDDER", default="e5")
+if OFFLINE_EMBEDDER not in ("e5", "hash"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(f"OFFLINE_EMBEDDER must be e5 or hash, not {OFFLINE_EMBEDDER!r}")
 #    "response_tokens": 1024, "calls": 300, "period": "month", "rank": 30}}.
 PLANS_EXTRA = env.json("PLANS_EXTRA_JSON", default={})
 # REVENUECAT_WEBHOOK_AUTH: the exact Authorization header value set on the RevenueCat dashboard's
