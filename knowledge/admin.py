@@ -319,3 +319,7 @@ class RetrievalTestForm(forms.Form):
     category = forms.CharField(required=False, max_length=CATEGORY_MAX_LENGTH)
     tags = TagsField(required=False, help_text="comma-separated; a chunk matches with any of them")
     k = forms.IntegerField(required=False, min_value=1, max_value=selectors.MAX_K, initial=settings.RETRIEVAL_TOP_K)
+
+
+# The upload (files or a zip with a manifest) and its batches have their own module.
+from . import upload_admin  # noqa: E402, F401

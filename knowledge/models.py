@@ -5,6 +5,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import RegexValidator
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from pgvector.django import HalfVectorField, HnswIndex
 
 CATEGORY_MAX_LENGTH = 50
@@ -185,3 +186,71 @@ class GlossaryTerm(models.Model):
 
     def __str__(self) -> str:
         return self.term
+
+
+class UploadBatch(models.Model):
+    """Files staff uploaded together in the admin (or one zip's members), ingested by one Celery task."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Ingesting")
+        DONE = "done", _("Done")
+
+    # Defaults for files that neither a manifest entry nor a jsonl line places.
+    game = models.ForeignKey(
+        Game, null=True, blank=True, on_delete=models.PROTECT, related_name="+", verbose_name=_("game")
+    )
+    category = models.CharField(_("category"), max_length=CATEGORY_MAX_LENGTH, blank=True)
+    tags = ArrayField(models.CharField(max_length=TAG_MAX_LENGTH), default=list, blank=True, verbose_name=_("tags"))
+    document_status = models.CharField(
+        _("new documents are"), max_length=10, choices=Document.Status.choices, default=Document.Status.PUBLISHED
+    )
+    archive_name = models.CharField(_("zip"), max_length=255, blank=True)  # the zip(s) the files came from
+    # The zip's manifest as uploaded (knowledge.ingestion.manifest_load reads it again in the worker).
+    manifest_name = models.CharField(max_length=100, blank=True)
+    manifest = models.TextField(blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("upload")
+        verbose_name_plural = _("uploads")
+
+    def __str__(self) -> str:
+        return f"#{self.pk}" + (f" {self.archive_name}" if self.archive_name else "")
+
+
+class UploadFile(models.Model):
+    """One uploaded file: its bytes, what its manifest entry says, and what ingesting it did."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        DONE = "done", _("Ingested")
+        FAILED = "failed", _("Failed")
+
+    batch = models.ForeignKey(UploadBatch, on_delete=models.CASCADE, related_name="files")
+    name = models.CharField(_("file"), max_length=500)  # the file's name, or its path inside the zip
+    data = models.BinaryField(blank=True, editable=False)
+    size = models.PositiveIntegerField(_("size"), default=0)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(_("error"), blank=True)
+    outcome = models.CharField(_("outcome"), max_length=200, blank=True)  # "1 new", "3 unchanged" ...
+    documents = models.ManyToManyField(Document, blank=True, related_name="+", verbose_name=_("documents"))
+
+    class Meta:
+        ordering = ["batch", "pk"]
+        verbose_name = _("uploaded file")
+        verbose_name_plural = _("uploaded files")
+
+    def __str__(self) -> str:
+        return self.name

@@ -199,13 +199,16 @@ def document_ingest(
     language: str | None = None,
     source_url: str = "",
     status: str = Document.Status.PUBLISHED,
+    former_source_key: str = "",
     dry_run: bool = False,
     sync: bool = False,
 ) -> IngestOutcome:
     """Create or update the document a source describes; unchanged content changes nothing.
 
     The source owns title, content, category, tags, kind, language and URL; the status of an existing
-    document is the staff's and is left alone. dry_run reports what would happen and writes nothing.
+    document is the staff's and is left alone. A document found only under former_source_key (the
+    identity an older ingestion gave the same source) is given source_key, not duplicated.
+    dry_run reports what would happen and writes nothing.
     """
     from .ingestion import detect_language
 
@@ -213,6 +216,11 @@ def document_ingest(
     pieces = _pieces(content, content_format)
     stats = (len(pieces), sum(p.token_count for p in pieces), sum(p.needs_summary for p in pieces))
     existing = Document.objects.filter(game=game, source_key=source_key).first()
+    if existing is None and former_source_key and former_source_key != source_key:
+        existing = Document.objects.filter(game=game, source_key=former_source_key).first()
+        if existing is not None and not dry_run:
+            Document.objects.filter(pk=existing.pk).update(source_key=source_key)
+            existing.source_key = source_key
     if existing is None:
         document_id = None
         if not dry_run:

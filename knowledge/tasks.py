@@ -70,3 +70,16 @@ def chunks_summarize(chunk_ids: list[int]) -> int:
 )
 def document_index_finish(document_id: int) -> bool:
     return services.document_index_finish(document_id=document_id)
+
+
+@shared_task(
+    name="knowledge.upload_batch_ingest",
+    acks_late=True,  # a worker lost mid-batch leaves it for another: done files stay done, the rest go on
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    max_retries=5,
+)
+def upload_batch_ingest(batch_id: int) -> int:
+    from . import uploads
+
+    return uploads.upload_batch_ingest(batch_id=batch_id).pk

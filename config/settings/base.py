@@ -360,6 +360,12 @@ KNOWLEDGE_TASK_MAX_RETRIES = env.int("KNOWLEDGE_TASK_MAX_RETRIES", default=8)
 # GLOSSARY_MIN_OCCURRENCES: how often a name must recur in a game's published documents to be seeded
 #   into its glossary (the semantic cache's entity guard); staff curate the result in the admin.
 GLOSSARY_MIN_OCCURRENCES = env.int("GLOSSARY_MIN_OCCURRENCES", default=2)
+# UPLOAD_MAX_FILE_BYTES: the largest file the admin's upload takes (uploaded, or unpacked from a zip).
+# UPLOAD_MAX_ZIP_MEMBERS / UPLOAD_MAX_UNPACKED_BYTES: a zip's files and their unpacked total; reads stop
+#   there whatever the zip's headers claim. The request itself is limited by MAX_ADMIN_BODY_BYTES.
+UPLOAD_MAX_FILE_BYTES = env.int("UPLOAD_MAX_FILE_BYTES", default=4 * 1024 * 1024)
+UPLOAD_MAX_ZIP_MEMBERS = env.int("UPLOAD_MAX_ZIP_MEMBERS", default=1000)
+UPLOAD_MAX_UNPACKED_BYTES = env.int("UPLOAD_MAX_UNPACKED_BYTES", default=64 * 1024 * 1024)
 
 # --- logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
