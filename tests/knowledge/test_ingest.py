@@ -8,13 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
 from coach.services.llm import summarize_chunk
 from knowledge.embeddings import get_embedder
-from knowledge.models import Chunk, Document, GlossaryTerm
+from knowledge.models import Chunk, Document, Game, GlossaryTerm
 from knowledge.selectors import chunk_search
 
 pytestmark = pytest.mark.django_db
@@ -101,8 +102,8 @@ def test_every_supported_format_is_ingested_and_summarised(elden_ring, sources):
         "말레니아 2페이즈 공략",
         "notes",
         "Rune farming",
-        "video",
-        "lol",
+        "말레니아가 웅크리면 물새 난무입니다.",
+        "Take the Scuttle Crab at three fifteen.",
         "Smite timing",
         "첫 귀환",
     }
@@ -110,12 +111,13 @@ def test_every_supported_format_is_ingested_and_summarised(elden_ring, sources):
     assert "Farm the birds at Mohgwyn Palace." in documents["Rune farming"].content
     assert "hidden" not in documents["Rune farming"].content and "color" not in documents["Rune farming"].content
     # subtitles keep their format and kind; chunks carry the time span of their cues
-    assert documents["video"].content_format == "srt"
-    assert documents["video"].source_kind == "video_subtitles"
-    video_chunk = Chunk.objects.get(document=documents["video"])
+    video = documents["말레니아가 웅크리면 물새 난무입니다."]  # subtitles: titled by their first caption
+    assert video.content_format == "srt"
+    assert video.source_kind == "video_subtitles"
+    video_chunk = Chunk.objects.get(document=video)
     assert (video_chunk.start_time, video_chunk.end_time) == (1.0, 65.0)
     assert "두 번째 연격은 안쪽으로 구르세요." in video_chunk.text and "<i>" not in video_chunk.text
-    vtt_chunk = Chunk.objects.get(document=documents["lol"])
+    vtt_chunk = Chunk.objects.get(document=documents["Take the Scuttle Crab at three fifteen."])
     assert vtt_chunk.text == "Take the Scuttle Crab at three fifteen. Then gank the lane with priority."
     # jsonl: each line its own document and metadata, the command's options as defaults
     smite = documents["Smite timing"]
@@ -241,7 +243,8 @@ def test_a_piece_over_1200_tokens_is_summarised_before_it_is_stored(elden_ring, 
 
 def test_dry_run_reports_and_writes_nothing(elden_ring, sources):
     out, _ = ingest(sources, "--game", "elden-ring", "--category", "boss", "--dry-run")
-    assert "dry run, nothing written: documents: 7 new" in out
+    assert "dry run, nothing written: would ingest 7 document(s) (7 new, 0 changed); 0 unchanged, 0 failed" in out
+    assert "ingested" not in out.replace("would ingest", "")
     assert not Document.objects.exists() and not Chunk.objects.exists()
 
 
@@ -270,3 +273,231 @@ def test_without_sync_the_work_is_queued_for_celery(elden_ring, sources, django_
         out, _ = ingest(sources / "notes.txt", "--game", "elden-ring", "--category", "boss")
     assert "embedding runs in the background" in out
     assert Document.objects.get().index_status == "ready"
+
+
+# --- a library: folders, a manifest, several games (issue 24) ------------------------------------
+MANIFEST = {
+    "files": {
+        "elden-ring/malenia.md": {"game": "elden-ring", "category": "boss", "tags": ["malenia"], "language": "ko"},
+        "elden-ring/mohg.vtt": {"game": "elden-ring", "category": "boss", "tags": ["mohg"],
+                                "source_url": "https://youtu.be/mohg"},
+        "league-of-legends/thresh.txt": {"game": "league-of-legends", "category": "support", "tags": "thresh, lantern",
+                                         "title": "쓰레쉬 서폿 가이드", "source_kind": "guide"},
+        "faq.jsonl": {"category": "faq"},
+    }
+}  # fmt: skip
+
+
+@pytest.fixture
+def library(tmp_path):
+    """A guide library as staff keep it: docs/ per game, one FAQ for every game, the manifest beside docs/."""
+    docs = tmp_path / "library" / "docs"
+    write(
+        docs / "elden-ring" / "malenia.md",
+        "---\nauthor: kim\n---\n\n# 말레니아 물새 난무 피하기\n\n말레니아가 뜨면 뛰세요.",
+    )
+    write(
+        docs / "elden-ring" / "mohg.vtt", "WEBVTT - Mohg, Lord of Blood\n\n00:00.000 --> 00:03.000\nMohg curses you.\n"
+    )
+    write(docs / "league-of-legends" / "thresh.txt", "thresh notes\n\nHook, then flay the target back to you.")
+    lines = [
+        {"title": "Smite", "content": "Keep one Smite for Dragon.", "game": "league-of-legends",
+         "source_url": "https://example.com/faq/smite", "tags": ["smite"]},
+        {"question": "토렌트는 언제 얻나요?", "answer": "축복을 세 개 찾으면 멜리나가 줍니다.", "game": "elden-ring"},
+    ]  # fmt: skip
+    write(docs / "faq.jsonl", "\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n")
+    write(docs / ".DS_Store", "junk")
+    manifest = tmp_path / "library" / "manifest.json"
+    manifest.write_text(json.dumps(MANIFEST, ensure_ascii=False))
+    return docs, manifest
+
+
+def _placed():
+    return {
+        d.title: (d.game.slug, d.category, d.tags, d.language, d.source_kind, d.source_url, d.source_key)
+        for d in Document.objects.select_related("game")
+    }
+
+
+def test_a_folder_and_its_manifest_land_each_document_in_its_game_with_a_readable_title(elden_ring, league, library):
+    docs, manifest = library
+    # when the whole folder is ingested with one command and the manifest beside it
+    out, _ = ingest(docs, "--manifest", manifest, "--sync")
+    # then every file and every jsonl line is in its own game, with the manifest's metadata
+    assert "documents: 5 new, 0 changed, 0 unchanged, 0 failed" in out
+    assert "  elden-ring: 3 new" in out and "  league-of-legends: 2 new" in out
+    assert _placed() == {
+        "말레니아 물새 난무 피하기": (
+            "elden-ring", "boss", ["malenia"], "ko", "guide", "", "file:elden-ring/malenia.md"),
+        "Mohg, Lord of Blood": (
+            "elden-ring", "boss", ["mohg"], "en", "video_subtitles", "https://youtu.be/mohg",
+            "file:elden-ring/mohg.vtt"),
+        "쓰레쉬 서폿 가이드": (
+            "league-of-legends", "support", ["thresh", "lantern"], "en", "guide", "",
+            "file:league-of-legends/thresh.txt"),
+        "Smite": (
+            "league-of-legends", "faq", ["smite"], "en", "guide", "https://example.com/faq/smite",
+            "url:https://example.com/faq/smite"),
+        "토렌트는 언제 얻나요?": ("elden-ring", "faq", [], "ko", "faq", "", "file:faq.jsonl#2"),
+    }  # fmt: skip
+    assert Document.objects.get(title="토렌트는 언제 얻나요?").content.endswith("멜리나가 줍니다.")
+    assert not Chunk.objects.filter(searchable=False).exists()
+
+
+def test_a_yaml_manifest_is_read_like_the_json_one(elden_ring, league, library):
+    docs, manifest = library
+    yaml_manifest = manifest.with_suffix(".yaml")
+    yaml_manifest.write_text(yaml.safe_dump(MANIFEST, allow_unicode=True))
+    out, _ = ingest(docs, "--manifest", yaml_manifest, "--sync")
+    assert "documents: 5 new" in out
+    assert Document.objects.get(source_key="file:league-of-legends/thresh.txt").title == "쓰레쉬 서폿 가이드"
+
+
+def test_rerunning_from_another_working_directory_changes_nothing(elden_ring, league, library, monkeypatch):
+    docs, manifest = library
+    # given the library ingested from the folder above it, with relative paths
+    monkeypatch.chdir(docs.parent)
+    ingest("docs", "--manifest", "manifest.json", "--sync")
+    before = {(d.pk, d.source_key, d.updated_at) for d in Document.objects.all()}
+    # when it is ingested again from elsewhere, by absolute paths, and from inside the folder
+    monkeypatch.chdir(docs.parent.parent)
+    out, _ = ingest(docs, "--manifest", manifest, "--sync")
+    monkeypatch.chdir(docs / "elden-ring")
+    again, _ = ingest("..", "--manifest", "../../manifest.json", "--sync")
+    # then nothing changed: no duplicate, no update
+    assert "documents: 0 new, 0 changed, 5 unchanged, 0 failed" in out
+    assert "documents: 0 new, 0 changed, 5 unchanged, 0 failed" in again
+    assert {(d.pk, d.source_key, d.updated_at) for d in Document.objects.all()} == before
+
+
+def test_one_file_named_with_its_root_is_the_same_document_as_in_the_folder(elden_ring, league, library):
+    docs, manifest = library
+    ingest(docs, "--manifest", manifest, "--sync")
+    write(docs / "elden-ring" / "malenia.md", "# 말레니아 물새 난무 피하기\n\n말레니아가 뜨면 바로 뒤로 뛰세요.")
+    out, _ = ingest(docs / "elden-ring" / "malenia.md", "--root", docs, "--manifest", manifest, "--sync")
+    assert "documents: 0 new, 1 changed, 0 unchanged, 0 failed" in out
+    assert Document.objects.count() == 5
+
+
+def test_a_document_ingested_under_its_old_working_directory_key_is_taken_over(elden_ring, tmp_path, monkeypatch):
+    # given a file ingested before identities were stable: its key was its path from the working directory
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path / "guides" / "radahn.md", "# Radahn\n\nRide away from the meteor.")
+    out, _ = ingest("guides/radahn.md", "--game", "elden-ring", "--category", "boss", "--sync")
+    Document.objects.update(source_key="file:guides/radahn.md")  # what the older command stored
+    # when the folder is ingested now
+    out, _ = ingest(path.parent, "--game", "elden-ring", "--category", "boss", "--sync")
+    # then the same document is kept, under the stable key
+    assert "documents: 0 new, 0 changed, 1 unchanged" in out
+    assert list(Document.objects.values_list("source_key", flat=True)) == ["file:radahn.md"]
+
+
+def test_sources_naming_several_games_without_a_manifest_or_game_are_refused(elden_ring, league, tmp_path):
+    lines = [{"title": "a", "content": "Smite the dragon.", "game": "league-of-legends"},
+             {"title": "b", "content": "Roll into Malenia.", "game": "elden-ring"}]  # fmt: skip
+    write(tmp_path / "faq.jsonl", "\n".join(json.dumps(line) for line in lines))
+    _, err = ingest(tmp_path, "--category", "faq", expect_error=True)
+    assert "these sources name 2 games (elden-ring: 1 document(s), league-of-legends: 1 document(s))" in err
+    assert "nothing was ingested" in err
+    assert not Document.objects.exists()
+
+
+def test_a_file_no_game_claims_fails_with_how_to_place_it(elden_ring, tmp_path):
+    write(tmp_path / "a.md", "# A\n\ntext")
+    _, err = ingest(tmp_path, "--category", "boss", expect_error=True)
+    assert f"{tmp_path / 'a.md'}: no game: list it in the manifest as 'a.md', pass --game" in err
+    assert "no document was added or changed" in err
+    assert not Document.objects.exists()
+
+
+def test_unknown_games_are_named_with_how_to_create_them_and_nothing_is_ingested(elden_ring, library):
+    docs, manifest = library  # league-of-legends does not exist here
+    _, err = ingest(docs, "--manifest", manifest, "--sync", expect_error=True)
+    assert "unknown game(s): league-of-legends: 2 document(s); nothing was ingested" in err
+    assert "manage.py game league-of-legends --ko" in err
+    assert not Document.objects.exists()
+
+
+def test_the_manifest_may_create_the_games_it_needs(elden_ring, library):
+    docs, manifest = library
+    data = {**MANIFEST, "games": [{"slug": "league-of-legends", "name_ko": "리그 오브 레전드",
+                                   "name_en": "League of Legends", "categories": ["support", "jungle"]}]}  # fmt: skip
+    manifest.write_text(json.dumps(data, ensure_ascii=False))
+    # a dry run says it would create the game, and does not
+    out, _ = ingest(docs, "--manifest", manifest, "--dry-run")
+    assert "would create game league-of-legends (리그 오브 레전드 / League of Legends)" in out
+    assert "would ingest 5 document(s)" in out
+    assert not Game.objects.filter(slug="league-of-legends").exists() and not Document.objects.exists()
+    # the real run creates it and places its documents in it
+    out, _ = ingest(docs, "--manifest", manifest, "--sync")
+    assert "created game league-of-legends" in out
+    league = Game.objects.get(slug="league-of-legends")
+    assert (league.name_en, league.categories[:2]) == ("League of Legends", ["support", "jungle"])
+    assert league.documents.count() == 2
+
+
+def test_a_bad_manifest_is_refused_with_every_problem_and_nothing_ingested(elden_ring, library):
+    docs, manifest = library
+    manifest.write_text(json.dumps({"files": {
+        "../outside.md": {"game": "elden-ring"},
+        "elden-ring/malenia.md": {"game": "elden-ring", "categry": "boss"},
+        "elden-ring/mohg.vtt": {"game": "elden-ring", "language": "jp"},
+    }}))  # fmt: skip
+    _, err = ingest(docs, "--manifest", manifest, expect_error=True)
+    assert "the manifest cannot be used; nothing was ingested" in err
+    assert "file '../outside.md': give a path relative to the root" in err
+    assert "file 'elden-ring/malenia.md': unknown field(s) categry" in err
+    assert "file 'elden-ring/mohg.vtt': 'language' must be one of ko, en" in err
+    assert not Document.objects.exists()
+
+
+def test_a_manifest_entry_without_its_file_is_a_named_failure(elden_ring, league, library):
+    docs, manifest = library
+    data = {"files": {**MANIFEST["files"], "elden-ring/radahn.md": {"game": "elden-ring", "category": "boss"}}}
+    manifest.write_text(json.dumps(data))
+    out, err = ingest(docs, "--manifest", manifest, "--sync", expect_error=True)
+    assert f"{manifest}: 'elden-ring/radahn.md' is listed, but no such file under {docs}" in err
+    assert "documents: 5 new, 0 changed, 0 unchanged, 1 failed" in out
+    assert "1 source(s) failed (listed above); 5 other document(s) were ingested" in err
+
+
+def test_two_files_with_one_identity_are_not_merged(elden_ring, tmp_path):
+    write(tmp_path / "a" / "faq.md", "# A\n\nfirst")
+    write(tmp_path / "b" / "faq.md", "# B\n\nsecond")
+    _, err = ingest(tmp_path / "a" / "faq.md", tmp_path / "b" / "faq.md", "--game", "elden-ring",
+                    "--category", "boss", "--sync", expect_error=True)  # fmt: skip
+    assert f"{tmp_path / 'b' / 'faq.md'}: same identity 'file:faq.md' as {tmp_path / 'a' / 'faq.md'}" in err
+    assert list(Document.objects.values_list("title", flat=True)) == ["A"]
+
+
+def test_titles_come_from_the_documents_own_headings_never_the_file_name(elden_ring, tmp_path):
+    write(tmp_path / "lol-thresh-support-combos.txt", "Thresh Support Combos\n\nFlay, then hook. Lantern your jungler.")
+    write(tmp_path / "caps.txt", 'FAITH BUILD - "BLACK FLAME"\nWritten for patch 1.10.\n\nWHY FAITH?\nBuffs.')
+    write(tmp_path / "wrapped.txt", "Radahn is weak to scarlet rot and you should summon\nthe allies at the signs.")
+    write(tmp_path / "setext.md", "Margit, the Fell Omen\n=====================\n\nDodge the hammer.")
+    write(tmp_path / "later-heading.md", "<!-- draft -->\n\n## Phase two\n\nRun.")
+    write(tmp_path / "clip.srt", SRT)
+    out, _ = ingest(tmp_path, "--game", "elden-ring", "--category", "boss", "--dry-run")
+    assert "would ingest 6 document(s)" in out
+    ingest(tmp_path, "--game", "elden-ring", "--category", "boss", "--sync")
+    titles = dict(Document.objects.values_list("source_key", "title"))
+    assert titles == {
+        "file:lol-thresh-support-combos.txt": "Thresh Support Combos",
+        "file:caps.txt": 'FAITH BUILD - "BLACK FLAME"',
+        "file:wrapped.txt": "wrapped",  # no heading, and its first line is a wrapped sentence
+        "file:setext.md": "Margit, the Fell Omen",
+        "file:later-heading.md": "Phase two",
+        "file:clip.srt": "말레니아가 웅크리면 물새 난무입니다.",
+    }
+
+
+def test_a_dry_run_with_failures_says_nothing_was_written(elden_ring, tmp_path):
+    write(tmp_path / "good.md", "# Good\n\nMalenia.")
+    write(tmp_path / "empty.md", " ")
+    out, err = ingest(tmp_path, "--game", "elden-ring", "--category", "boss", "--dry-run", expect_error=True)
+    assert "dry run, nothing written: would ingest 1 document(s) (1 new, 0 changed); 0 unchanged, 1 failed" in out
+    assert (
+        "1 source(s) failed (listed above); dry run: the others would ingest 1 document(s); nothing was written" in err
+    )
+    assert "were ingested" not in out + err
+    assert not Document.objects.exists()
