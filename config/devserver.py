@@ -1,10 +1,12 @@
 """`bin/run`: the whole service on one machine with no Docker.
 
 Starts PostgreSQL+pgvector and Valkey+RediSearch (unless DATABASE_URL / REDIS_URL are set) with
-their data under ./var/, migrates, loads the demo data, then runs a Celery worker, Celery beat and
-the ASGI server on 127.0.0.1:8000. Ctrl-C stops every process it started; the data stays.
+their data under ./var/, migrates, loads the demo data (with --no-demo only the demo logins), then
+runs a Celery worker, Celery beat and the ASGI server on 127.0.0.1:8000. Ctrl-C stops every process
+it started; the data stays.
 """
 
+import argparse
 import os
 import signal
 import subprocess
@@ -27,7 +29,12 @@ def _manage(*args: str, capture: bool = False) -> str:
     return result.stdout if capture else ""
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bin/run", description=__doc__.split("\n\n")[1])
+    parser.add_argument(
+        "--no-demo", action="store_true", help="do not load the demo games and guides (the demo logins still are)"
+    )
+    args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     from config import embedded
 
@@ -70,8 +77,12 @@ def main() -> int:
 
         _say("migrating")
         _manage("migrate", "--noinput", "-v", "0")
-        _say("loading demo data")
-        _manage("demo_setup")
+        if args.no_demo:
+            _say("demo logins only (--no-demo)")
+            _manage("demo_setup", "--no-knowledge")
+        else:
+            _say("loading demo data")
+            _manage("demo_setup")
         token = _manage("demo_token", capture=True).strip()
 
         host, port = "127.0.0.1", os.environ.get("PORT", "8000")

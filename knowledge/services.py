@@ -39,9 +39,10 @@ _FILTER_FIELDS = {"game", "category", "tags", "language"}
 
 # --- games ----------------------------------------------------------------------------------------
 def game_create_or_update(*, slug: str, name_ko: str, name_en: str, categories: Iterable[str] = ()) -> Game:
-    game, _ = Game.objects.get_or_create(slug=slug, defaults={"name_ko": name_ko, "name_en": name_en})
-    wanted = list(dict.fromkeys([*game.categories, *categories]))
-    if (game.name_ko, game.name_en, game.categories) != (name_ko, name_en, wanted):
+    """Create the game, or rename it and add categories after the ones it has; checked before it is saved."""
+    game = Game.objects.filter(slug=slug).first() or Game(slug=slug)
+    wanted = list(dict.fromkeys([*game.categories, *(c.strip() for c in categories if c.strip())]))
+    if game.pk is None or (game.name_ko, game.name_en, game.categories) != (name_ko, name_en, wanted):
         game.name_ko, game.name_en, game.categories = name_ko, name_en, wanted
         game.full_clean()
         game.save()

@@ -1,9 +1,12 @@
-"""Load the demo games and documents, embedded inline so the README's questions work at once; idempotent."""
+"""The demo games and documents: loaded embedded inline so the README's questions work at once, and taken out
+again before real content goes in (demo_remove); both idempotent."""
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from knowledge import services
+from knowledge import chunking, services
 from knowledge.ingestion import read_file
+from knowledge.models import Document, Game, GlossaryTerm
 
 DEMO_DIR = Path(__file__).resolve().parent
 GAMES = [
@@ -54,3 +57,55 @@ def demo_load() -> dict[str, int]:
     for game in games.values():
         services.glossary_seed(game=game)
     return counts
+
+
+def _demo_sources() -> dict[tuple[str, str], str]:
+    """{(game slug, source key): content} of every demo document, keyed as demo_load stores them."""
+    sources = {}
+    for slug, name, *_ in DOCUMENTS:
+        for item in read_file(DEMO_DIR / name).documents:
+            key = f"demo:{name}" if not item.source_key.startswith(("id:", "url:")) else item.source_key
+            sources[(slug, key)] = chunking.normalise(item.content)
+    return sources
+
+
+@dataclass(frozen=True)
+class DemoRemoved:
+    documents: int
+    glossary_terms: int
+    games: list[str]  # removed (with games=True, when no document was left in them)
+
+
+def demo_remove(*, games: bool = False) -> DemoRemoved:
+    """Take the demo documents out (and the glossary terms only they gave); idempotent.
+
+    A jsonl line's document (keyed by its id) is the demo's only while it still has the demo's content:
+    real content ingested under the same id is left alone. The games stay unless games=True and
+    nothing else is in them, since real content usually goes into the same games.
+    """
+    sources = _demo_sources()
+    slugs = sorted({spec["slug"] for spec in GAMES})
+    candidates = Document.objects.filter(game__slug__in=slugs, source_key__in=[key for _, key in sources])
+    removed, demo_texts = 0, []
+    for document in candidates.select_related("game"):
+        content = sources.get((document.game.slug, document.source_key))
+        if content is None or not (document.source_key.startswith("demo:") or document.content == content):
+            continue
+        demo_texts.append(f"{document.title}\n{document.content}")
+        services.document_delete(document=document)
+        removed += 1
+    terms_removed, games_removed = 0, []
+    for game in Game.objects.filter(slug__in=slugs):
+        # Seeded terms that came from the demo and that no remaining document gives any more.
+        left = services.glossary_seed(game=game).candidates
+        stale = [
+            term.pk
+            for term in GlossaryTerm.objects.filter(game=game, source=GlossaryTerm.Source.SEEDED, is_active=True)
+            if term.term not in left and any(term.term in text for text in demo_texts)
+        ]
+        terms_removed += GlossaryTerm.objects.filter(pk__in=stale).delete()[0]
+        if games and not Document.objects.filter(game=game).exists():
+            GlossaryTerm.objects.filter(game=game).delete()
+            game.delete()
+            games_removed.append(game.slug)
+    return DemoRemoved(documents=removed, glossary_terms=terms_removed, games=games_removed)

@@ -68,3 +68,39 @@ def test_the_demo_glossary_names_the_bosses():
     demo_load()
     terms = glossary_terms(game="elden-ring")
     assert {"말레니아", "Malenia", "Starscourge Radahn"} <= set(terms)
+
+
+def test_demo_remove_takes_the_demo_out_and_leaves_real_content(elden_ring, make_document):
+    # given the demo and a real guide in the same game
+    demo_load()
+    real = make_document(title="Real Malenia guide", content="말레니아 물새 난무는 뒤로 달리세요.", tags=["malenia"])
+    # when the demo is removed
+    out = io.StringIO()
+    call_command("demo_remove", stdout=out)
+    # then only the real guide answers, in the games the demo made
+    assert list(Document.objects.values_list("title", flat=True)) == ["Real Malenia guide"]
+    assert [hit.title for hit in _ask("elden-ring", "말레니아 2페이즈 어떻게 피해요?")] == [real.title]
+    assert not _ask("league-of-legends", "best jungle path this patch?")
+    assert set(Game.objects.values_list("slug", flat=True)) == {"elden-ring", "league-of-legends"}
+    assert "Starscourge Radahn" not in glossary_terms(game="elden-ring")  # only the demo named him
+    assert out.getvalue().startswith("demo removed: 7 document(s), ")
+    # and again: nothing left to remove
+    out = io.StringIO()
+    call_command("demo_remove", "--games", stdout=out)
+    assert out.getvalue().strip() == "demo removed: 0 document(s), 0 glossary term(s), game(s) league-of-legends"
+    assert list(Game.objects.values_list("slug", flat=True)) == ["elden-ring"]
+
+
+def test_real_content_ingested_under_a_demo_faq_id_is_not_removed(league):
+    demo_load()
+    Document.objects.filter(source_key="id:lol-faq-smite").update(content="Our own Smite answer.")
+    call_command("demo_remove", stdout=io.StringIO())
+    assert list(Document.objects.values_list("source_key", flat=True)) == ["id:lol-faq-smite"]
+
+
+def test_demo_setup_without_knowledge_loads_the_logins_only(settings):
+    settings.DEBUG = True
+    out = io.StringIO()
+    call_command("demo_setup", "--no-knowledge", stdout=out)
+    assert "no demo knowledge loaded" in out.getvalue()
+    assert not Game.objects.exists() and not Document.objects.exists()

@@ -1,7 +1,11 @@
-"""knowledge.games: the ask path's per-process copy of the games table."""
+"""Games: the ask path's per-process copy of the table (knowledge.games), `manage.py game`, the admin."""
+
+import io
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.management import CommandError, call_command
+from django.test import Client
 
 from config.errors import ApplicationError
 from knowledge.games import agame_get
@@ -59,3 +63,57 @@ def test_anything_but_a_known_slug_is_unknown_game(slug):
         game(slug)
     assert unknown.value.code == "unknown_game"
     assert unknown.value.details == {"game": slug}
+
+
+# --- creating and editing games: the command and the admin (issue 24) -----------------------------
+def run_game(*args) -> str:
+    out = io.StringIO()
+    call_command("game", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db
+def test_the_game_command_creates_a_game_players_can_pick(auth_client):
+    out = run_game("valorant", "--ko", "발로란트", "--en", "Valorant", "--categories", "agent, map")
+    assert out.strip() == "created valorant: 발로란트 / Valorant; categories: agent, map"
+    games = auth_client.get("/api/games").json()["games"]
+    assert [(g["slug"], g["name_ko"], g["name_en"]) for g in games] == [("valorant", "발로란트", "Valorant")]
+
+
+@pytest.mark.django_db
+def test_the_game_command_updates_names_and_adds_categories_after_the_existing_ones():
+    run_game("valorant", "--ko", "발로란트", "--en", "Valorant", "--categories", "agent,map")
+    out = run_game("valorant", "--en", "VALORANT", "--categories", "map,economy")
+    assert out.strip() == "updated valorant: 발로란트 / VALORANT; categories: agent, map, economy"
+    assert Game.objects.count() == 1
+    assert run_game().strip() == "valorant: 발로란트 / VALORANT; categories: agent, map, economy"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("Elden Ring", "--ko", "엘든 링", "--en", "Elden Ring"), "game 'Elden Ring' not saved: slug:"),
+        (("elden-ring", "--en", "Elden Ring"), "a new game needs both names: manage.py game elden-ring --ko"),
+        (("elden-ring", "--ko", "엘든 링", "--en", "Elden Ring", "--categories", "b" * 51), "categories"),
+    ],
+)
+def test_the_game_command_refuses_what_players_could_not_use(args, message):
+    with pytest.raises(CommandError) as refused:
+        run_game(*args)
+    assert message in str(refused.value)
+    assert not Game.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_create_and_rename_a_game_in_the_admin(staff_user):
+    client = Client()
+    client.force_login(staff_user)
+    form = {"slug": "tft", "name_ko": "전략적 팀 전투", "name_en": "Teamfight Tactics", "categories": "comp,augment"}
+    response = client.post("/admin/knowledge/game/add/", form)
+    assert response.status_code == 302, response.content[:500]
+    created = Game.objects.get(slug="tft")
+    assert (created.name_ko, created.categories) == ("전략적 팀 전투", ["comp", "augment"])
+    response = client.post(f"/admin/knowledge/game/{created.pk}/change/", {**form, "name_en": "TFT"})
+    assert response.status_code == 302
+    assert game("tft").name_en == "TFT"  # the ask path's copy sees the rename at once

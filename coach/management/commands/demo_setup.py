@@ -9,12 +9,24 @@ from accounts.models import User
 class Command(BaseCommand):
     help = "Create the demo admin (admin/admin), the demo user and the demo content. Safe to re-run."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--no-knowledge",
+            action="store_true",
+            help="logins only: no demo games or documents (bin/run --no-demo)",
+        )
+
     def handle(self, *args, **options):
         if not settings.DEBUG:
             raise CommandError("demo_setup is for the embedded demo only and is refused when DEBUG is off.")
         if not User.objects.filter(username="admin").exists():
             User.objects.create_superuser("admin", "admin@example.com", "admin")
         User.objects.get_or_create(username="demo", defaults={"display_name": "Demo Player"})
+        if options["no_knowledge"]:
+            self.stdout.write(
+                "demo logins ready; no demo knowledge loaded (manage.py demo_remove takes out any loaded before)"
+            )
+            return
         from knowledge.demo.loader import demo_load
 
         knowledge = demo_load()
