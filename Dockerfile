@@ -7,6 +7,13 @@ RUN python -m venv /venv
 COPY requirements/ /tmp/requirements/
 RUN /venv/bin/pip install -r /tmp/requirements/base.lock
 
+# The console's translations (locale/*/django.po -> .mo, not committed): GNU gettext's msgfmt, as Django's
+# compilemessages runs it (--check-format refuses a translation whose placeholders differ), kept out of the image.
+FROM python:3.11-slim AS messages
+RUN apt-get update && apt-get install -y --no-install-recommends gettext && rm -rf /var/lib/apt/lists/*
+COPY locale/ /locale/
+RUN find /locale -name django.po -execdir msgfmt --check-format -o django.mo django.po \;
+
 FROM python:3.11-slim AS runtime
 ENV PATH=/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -17,6 +24,7 @@ RUN useradd --system --uid 10001 --home-dir /app app
 WORKDIR /app
 COPY --from=build /venv /venv
 COPY --chown=app:app . .
+COPY --from=messages --chown=app:app /locale/ /app/locale/
 # collectstatic and the offline tiktoken files at build time; the dummy values never reach runtime.
 RUN DJANGO_SECRET_KEY=build JWT_SECRET=build DATABASE_URL=postgres://build@localhost/build \
     REDIS_URL=redis://localhost:6379/0 DJANGO_ALLOWED_HOSTS=build \

@@ -1,5 +1,7 @@
 """The errors sign-in and sessions give, each with a stable code the app can branch on."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApplicationError, ServiceUnavailable
 
 
@@ -8,12 +10,12 @@ class GoogleTokenInvalid(ApplicationError):
 
     status = 401
     code = "google_token_invalid"
-    message = "The Google ID token was not accepted."
+    message = _("The Google ID token was not accepted.")
 
 
 class GoogleKeysUnavailable(ServiceUnavailable):
     code = "google_keys_unavailable"
-    message = "Google's signing keys could not be fetched; try again shortly."
+    message = _("Google's signing keys could not be fetched; try again shortly.")
 
     def __init__(self, message: str | None = None, **kwargs):
         kwargs.setdefault("headers", {"Retry-After": "5"})
@@ -22,13 +24,13 @@ class GoogleKeysUnavailable(ServiceUnavailable):
 
 class GoogleSignInNotConfigured(ServiceUnavailable):
     code = "google_sign_in_not_configured"
-    message = "Google sign-in is not configured on this server."
+    message = _("Google sign-in is not configured on this server.")
 
 
 class AccountDisabled(ApplicationError):
     status = 403
     code = "account_disabled"
-    message = "This account is disabled."
+    message = _("This account is disabled.")
 
 
 class SessionTokenInvalid(ApplicationError):
@@ -36,4 +38,4 @@ class SessionTokenInvalid(ApplicationError):
 
     status = 401
     code = "token_not_valid"
-    message = "The token is invalid, expired or revoked."
+    message = _("The token is invalid, expired or revoked.")

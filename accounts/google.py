@@ -21,6 +21,7 @@ from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext_lazy as _
 
 from .errors import GoogleKeysUnavailable, GoogleSignInNotConfigured, GoogleTokenInvalid
 
@@ -121,7 +122,7 @@ def google_signing_key(*, kid: str):
     if key is None and not fetched and _refetch_allowed():
         key = _lookup(google_keys_fetch(), kid)
     if key is None:
-        raise _invalid("google_token_unknown_key", "The token is not signed by any of Google's current keys.")
+        raise _invalid("google_token_unknown_key", _("The token is not signed by any of Google's current keys."))
     return key
 
 
@@ -141,12 +142,12 @@ def google_id_token_verify(*, id_token: str, client_ids: list[str]) -> dict:
     try:
         header = jwt.get_unverified_header(id_token)
     except jwt.PyJWTError as exc:
-        raise _invalid("google_token_malformed", "The token is not a JWT.") from exc
+        raise _invalid("google_token_malformed", _("The token is not a JWT.")) from exc
     if header.get("alg") != ALGORITHM:
-        raise _invalid("google_token_unsupported_algorithm", "Google ID tokens are signed with RS256.")
+        raise _invalid("google_token_unsupported_algorithm", _("Google ID tokens are signed with RS256."))
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
-        raise _invalid("google_token_malformed", "The token names no signing key.")
+        raise _invalid("google_token_malformed", _("The token names no signing key."))
 
     key = google_signing_key(kid=kid)
     try:
@@ -160,21 +161,21 @@ def google_id_token_verify(*, id_token: str, client_ids: list[str]) -> dict:
             options={"require": REQUIRED_CLAIMS},
         )
     except jwt.InvalidSignatureError as exc:
-        raise _invalid("google_token_bad_signature", "The token's signature does not verify.") from exc
+        raise _invalid("google_token_bad_signature", _("The token's signature does not verify.")) from exc
     except jwt.ExpiredSignatureError as exc:
-        raise _invalid("google_token_expired", "The token has expired; sign in with Google again.") from exc
+        raise _invalid("google_token_expired", _("The token has expired; sign in with Google again.")) from exc
     except jwt.ImmatureSignatureError as exc:
-        raise _invalid("google_token_not_yet_valid", "The token is not valid yet.") from exc
+        raise _invalid("google_token_not_yet_valid", _("The token is not valid yet.")) from exc
     except jwt.InvalidAudienceError as exc:
-        raise _invalid("google_token_wrong_audience", "The token was issued for another app.") from exc
+        raise _invalid("google_token_wrong_audience", _("The token was issued for another app.")) from exc
     except jwt.InvalidIssuerError as exc:
-        raise _invalid("google_token_wrong_issuer", "The token was not issued by Google.") from exc
+        raise _invalid("google_token_wrong_issuer", _("The token was not issued by Google.")) from exc
     except jwt.PyJWTError as exc:  # missing claims, undecodable payload, ...
-        raise _invalid("google_token_malformed", f"The token is malformed: {exc}") from exc
+        raise _invalid("google_token_malformed", _("The token is malformed: %(reason)s") % {"reason": exc}) from exc
 
     if not isinstance(claims["sub"], str) or not claims["sub"]:
-        raise _invalid("google_token_malformed", "The token has no subject.")
+        raise _invalid("google_token_malformed", _("The token has no subject."))
     # Google sends a boolean; very old tokens carried the string "true".
     if not claims.get("email") or claims.get("email_verified") not in (True, "true"):
-        raise _invalid("google_email_unverified", "The Google account's email address is not verified.")
+        raise _invalid("google_email_unverified", _("The Google account's email address is not verified."))
     return claims

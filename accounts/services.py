@@ -8,6 +8,7 @@ from allauth.socialaccount.models import SocialAccount
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.exceptions import TokenBackendError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
@@ -58,7 +59,7 @@ def _refresh_payload(raw: str) -> dict:
     except TokenBackendError as exc:
         raise SessionTokenInvalid() from exc
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or not payload.get(jwt_settings.JTI_CLAIM):
-        raise SessionTokenInvalid("This is not a refresh token.")
+        raise SessionTokenInvalid(_("This is not a refresh token."))
     return payload
 
 
@@ -72,10 +73,10 @@ def session_refresh(*, refresh: str) -> TokenPair:
     with transaction.atomic():
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=payload[jwt_settings.JTI_CLAIM]).first()
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
-            raise SessionTokenInvalid("This refresh token has been used or revoked; sign in again.")
+            raise SessionTokenInvalid(_("This refresh token has been used or revoked; sign in again."))
         user = User.objects.filter(**{jwt_settings.USER_ID_FIELD: payload.get(jwt_settings.USER_ID_CLAIM)}).first()
         if user is None or not user.is_active or user.deleted_at is not None:
-            raise SessionTokenInvalid("This account is disabled.", code="account_disabled")
+            raise SessionTokenInvalid(_("This account is disabled."), code="account_disabled")
         BlacklistedToken.objects.create(token=outstanding)
         return session_issue(user=user)
 
@@ -215,7 +216,7 @@ def user_update(
         known = set(Game.objects.filter(slug__in=slugs).values_list("slug", flat=True))
         unknown = [slug for slug in slugs if slug not in known]
         if unknown:
-            raise ApplicationError("Unknown game.", code="unknown_game", details={"unknown": unknown})
+            raise ApplicationError(_("Unknown game."), code="unknown_game", details={"unknown": unknown})
         user.favourite_games = slugs
         fields.append("favourite_games")
     if fields:

@@ -4,6 +4,7 @@ import hmac
 import logging
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
@@ -75,7 +76,7 @@ class BillingRefreshApi(APIView):
         try:
             subscription_sync(user=request.user)
         except RevenueCatUnavailable as exc:
-            raise ServiceUnavailable("The store cannot be reached; try again shortly.") from exc
+            raise ServiceUnavailable(_("The store cannot be reached; try again shortly.")) from exc
         return Response(BillingUsageSerializer(usage_summary(user=request.user)).data)
 
 

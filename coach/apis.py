@@ -5,6 +5,7 @@ import json
 from asgiref.sync import sync_to_async
 from django.core.exceptions import ObjectDoesNotExist
 from django.http import StreamingHttpResponse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -182,7 +183,7 @@ class AskApi(EventLoopAPIView):
 
         def validate_question(self, value: str) -> str:
             if not value.strip():
-                raise serializers.ValidationError("The question is empty.")
+                raise serializers.ValidationError(_("The question is empty."))
             return value.strip()
 
     class AskOutputSerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
 """The coach's errors as the client sees them: the LLM failing (503/504) and a question too long for the plan."""
 
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApplicationError
 
 
@@ -8,37 +10,37 @@ class AIError(ApplicationError):
 
     status = 503
     code = "ai_unavailable"
-    message = "The coach cannot answer right now; please try again shortly."
+    message = _("The coach cannot answer right now; please try again shortly.")
 
 
 class AITimeout(AIError):
     status = 504
     code = "ai_timeout"
-    message = "The coach took too long to answer; please try again."
+    message = _("The coach took too long to answer; please try again.")
 
 
 class AIQuotaExhausted(AIError):
     # Our provider account is out of credit: retrying cannot help until someone tops it up.
     code = "ai_quota_exhausted"
-    message = "The coach is temporarily unavailable; please try again later."
+    message = _("The coach is temporarily unavailable; please try again later.")
 
 
 class AIModelUnavailable(AIError):
     code = "ai_model_unavailable"
-    message = "The coach's model is unavailable right now; please try again later."
+    message = _("The coach's model is unavailable right now; please try again later.")
 
 
 class AIBadResponse(AIError):
     code = "ai_bad_response"
-    message = "The coach gave an unreadable answer; please try again."
+    message = _("The coach gave an unreadable answer; please try again.")
 
 
 class AIStreamInterrupted(AIError):
     code = "ai_stream_interrupted"
-    message = "The answer was interrupted; please ask again."
+    message = _("The answer was interrupted; please ask again.")
 
 
 class PromptTooLong(ApplicationError):
     status = 400
     code = "question_too_long"
-    message = "The question is too long for your plan; please shorten it."
+    message = _("The question is too long for your plan; please shorten it.")

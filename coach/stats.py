@@ -20,6 +20,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Func, IntegerField, Q, Sum, Value
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .models import DailyStat, DailyStatRollup, QuestionLog, QuotaRejectionDay
 
@@ -172,9 +173,9 @@ def stats_range(date_from: date | None, date_to: date | None) -> tuple[date, dat
     date_to = date_to or timezone.localdate(timezone=service_timezone())
     date_from = date_from or date_to - timedelta(days=STATS_DEFAULT_DAYS - 1)
     if date_from > date_to:
-        raise ValueError("`from` must not be after `to`.")
+        raise ValueError(gettext("`from` must not be after `to`."))
     if (date_to - date_from).days + 1 > STATS_MAX_DAYS:
-        raise ValueError(f"The range may span at most {STATS_MAX_DAYS} days.")
+        raise ValueError(gettext("The range may span at most %(days)d days.") % {"days": STATS_MAX_DAYS})
     return date_from, date_to
 
 

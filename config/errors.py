@@ -5,6 +5,7 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -17,7 +18,7 @@ class ApplicationError(Exception):
 
     status = 400
     code = "application_error"
-    message = "The request could not be completed."
+    message = _("The request could not be completed.")
 
     def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
                  details: dict | None = None, headers: dict | None = None):  # fmt: skip
@@ -32,11 +33,11 @@ class ApplicationError(Exception):
 class ServiceUnavailable(ApplicationError):
     status = 503
     code = "service_unavailable"
-    message = "A service this request needs is unavailable; try again shortly."
+    message = _("A service this request needs is unavailable; try again shortly.")
 
 
 def error_body(code: str, message: str, details: dict | None = None) -> dict:
-    return {"error": {"code": code, "message": message, "details": details or {}}}
+    return {"error": {"code": code, "message": str(message), "details": details or {}}}  # a lazy message: now
 
 
 _DRF_CODES = {
@@ -68,9 +69,9 @@ def _message(detail) -> str:
     if isinstance(detail, dict):
         if "detail" in detail:
             return str(detail["detail"])
-        return "Invalid input."
+        return str(_("Invalid input."))
     if isinstance(detail, list):
-        return "Invalid input."
+        return str(_("Invalid input."))
     return str(detail)
 
 

@@ -9,6 +9,9 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
+from django.utils import translation
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 from .errors import error_body
@@ -19,6 +22,7 @@ API_PREFIXES = ("/api/", "/auth/", "/billing/", "/healthz", "/readyz")
 _STATUS_CODES = {400: "bad_request", 401: "not_authenticated", 403: "permission_denied", 404: "not_found",
                  405: "method_not_allowed", 413: "request_too_large", 429: "throttled",
                  500: "server_error", 503: "service_unavailable"}  # fmt: skip
+_STATUS_MESSAGES = {404: _("No such endpoint."), 413: _("The request body is too large.")}
 
 
 def _is_api(path: str) -> bool:
@@ -34,6 +38,21 @@ def _is_error_json(response) -> bool:
         return False
 
 
+def request_language(accept_language: str) -> str:
+    """The language of settings.LANGUAGES an Accept-Language header asks for (LANGUAGE_CODE if none): for the
+    errors written outside LocaleMiddleware (before it, or around the whole stack)."""
+    from django.utils.translation.trans_real import get_supported_language_variant, parse_accept_lang_header
+
+    for code, _quality in parse_accept_lang_header(accept_language[:200]):
+        if code == "*":
+            break
+        try:
+            return get_supported_language_variant(code)
+        except LookupError:
+            continue
+    return settings.LANGUAGE_CODE
+
+
 def is_database_unavailable(exception: BaseException) -> bool:
     """The database cannot be reached or dropped the connection (not an integrity or data error: those are bugs)."""
     return isinstance(exception, OperationalError | InterfaceError)
@@ -43,7 +62,7 @@ def database_unavailable_response(exception: BaseException) -> JsonResponse:
     """503 database_unavailable, also for middleware that reads the database (its errors skip process_exception)."""
     logger.warning("database unavailable: %s", type(exception).__name__)
     return JsonResponse(
-        error_body("database_unavailable", "The database is unavailable; try again shortly."),
+        error_body("database_unavailable", gettext("The database is unavailable; try again shortly.")),
         status=503, headers={"Retry-After": "5"},
     )  # fmt: skip
 
@@ -78,8 +97,9 @@ class ApiErrorMiddleware(HybridMiddleware):
             return response
         status = response.status_code
         code = _STATUS_CODES.get(status, "error")
-        message = {404: "No such endpoint.", 413: "The request body is too large."}.get(status, "Request failed.")
-        rewritten = JsonResponse(error_body(code, message), status=status)
+        message = _STATUS_MESSAGES.get(status, _("Request failed."))
+        with translation.override(request_language(request.headers.get("Accept-Language", ""))):
+            rewritten = JsonResponse(error_body(code, str(message)), status=status)
         for header in ("Retry-After", "WWW-Authenticate", "Allow"):
             if header in response:
                 rewritten[header] = response[header]
@@ -91,7 +111,8 @@ class ApiErrorMiddleware(HybridMiddleware):
         if is_database_unavailable(exception):
             return database_unavailable_response(exception)
         logger.exception("unhandled error on %s", request.path)
-        return JsonResponse(error_body("server_error", "Something went wrong on our side."), status=500)
+        with translation.override(request_language(request.headers.get("Accept-Language", ""))):
+            return JsonResponse(error_body("server_error", gettext("Something went wrong on our side.")), status=500)
 
 
 # --- request size -------------------------------------------------------------------------------
@@ -102,8 +123,14 @@ def body_limit_for(path: str) -> int:
     return settings.MAX_REQUEST_BODY_BYTES
 
 
-def _too_large_body(limit: int) -> dict:
-    return error_body("request_too_large", "The request body is too large.", {"max_bytes": limit})
+def _too_large_body(limit: int, accept_language: str = "") -> dict:
+    with translation.override(request_language(accept_language)):
+        return error_body("request_too_large", gettext("The request body is too large."), {"max_bytes": limit})
+
+
+def _not_a_number_body(accept_language: str) -> dict:
+    with translation.override(request_language(accept_language)):
+        return error_body("bad_request", gettext("Content-Length is not a number."))
 
 
 class RequestBodyLimitMiddleware(HybridMiddleware):
@@ -124,13 +151,14 @@ class RequestBodyLimitMiddleware(HybridMiddleware):
     def _refusal(self, request):
         declared = request.META.get("CONTENT_LENGTH") or "0"
         limit = body_limit_for(request.path)
+        accept_language = request.headers.get("Accept-Language", "")
         try:
             length = int(declared)
         except ValueError:
-            return JsonResponse(error_body("bad_request", "Content-Length is not a number."), status=400)
+            return JsonResponse(_not_a_number_body(accept_language), status=400)
         if length > limit:
             logger.warning("request body over the limit refused", extra={"content_length": length, "limit": limit})
-            return JsonResponse(_too_large_body(limit), status=413, headers={"Connection": "close"})
+            return JsonResponse(_too_large_body(limit, accept_language), status=413, headers={"Connection": "close"})
         return None
 
 
@@ -158,7 +186,7 @@ class BodySizeLimitASGI:
             try:
                 length = int(declared)
             except ValueError:
-                return await _asgi_json(send, 400, error_body("bad_request", "Content-Length is not a number."))
+                return await _asgi_json(send, 400, _not_a_number_body(_asgi_accept_language(scope)))
             if length > limit:
                 return await self._refuse(scope, receive, send, limit, length, already=0, finished=False)
 
@@ -187,7 +215,7 @@ class BodySizeLimitASGI:
         if not finished:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._drain(receive, already), self.DRAIN_SECONDS)
-        await _asgi_json(send, 413, _too_large_body(limit))
+        await _asgi_json(send, 413, _too_large_body(limit, _asgi_accept_language(scope)))
 
     async def _drain(self, receive, already: int) -> None:
         drained = already
@@ -198,6 +226,11 @@ class BodySizeLimitASGI:
             drained += len(message.get("body", b""))
             if not message.get("more_body", False):
                 return
+
+
+def _asgi_accept_language(scope) -> str:
+    value = next((value for name, value in scope.get("headers", []) if name == b"accept-language"), b"")
+    return value.decode("latin-1")
 
 
 async def _asgi_json(send, status: int, body: dict) -> None:
@@ -303,8 +336,8 @@ def _on_loop_acall(request_io, response_io):
 
 def django_middleware_on_loop() -> None:
     """Under ASGI, Django's MiddlewareMixin runs every process_request and process_response in a
-    worker thread, in case it touches the database: twelve thread handoffs per API request for the
-    seven Django middleware in settings.MIDDLEWARE, most of which only read the request and set
+    worker thread, in case it touches the database: fourteen thread handoffs per API request for the
+    eight Django middleware in settings.MIDDLEWARE, most of which only read the request and set
     headers (bench/README.md: 1 ms of CPU an ask). Here each hook runs on the event loop, and goes
     to the thread only when it would read or write the session: a modified session is saved,
     messages are stored, the CSRF token lives in the session. CSRF's process_view, which Django
@@ -321,12 +354,14 @@ def django_middleware_on_loop() -> None:
     from django.middleware.clickjacking import XFrameOptionsMiddleware
     from django.middleware.common import CommonMiddleware
     from django.middleware.csrf import CsrfViewMiddleware
+    from django.middleware.locale import LocaleMiddleware
     from django.middleware.security import SecurityMiddleware
 
     hooks = {
         SecurityMiddleware: (_never, _never),
         SessionMiddleware: (_never, _session_saved),  # a SessionStore is made without reading it
         CommonMiddleware: (_never, _never),
+        LocaleMiddleware: (_never, _never),  # reads Accept-Language and the language cookie, sets headers
         CsrfViewMiddleware: (_csrf_in_session, _csrf_in_session),
         AuthenticationMiddleware: (_never, _never),  # request.user is lazy: read where it is used
         MessageMiddleware: (_never, _messages_stored),

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from pgvector import Vector
 
 from config.errors import ApplicationError
+from django.utils.translation import gettext_lazy as _
 
 from .models import Document, Game, GlossaryTerm
 
@@ -21,11 +22,11 @@ MAX_K = 50
 class UnknownGame(ApplicationError):
     status = 400
     code = "unknown_game"
-    message = "No such game."
+    message = _("No such game.")
 
     @classmethod
     def for_slug(cls, slug) -> UnknownGame:
-        return cls(f"No game '{slug}'.", details={"game": slug})
+        return cls(_("No game '%(slug)s'.") % {"slug": slug}, details={"game": slug})
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,13 @@ from tests.servers.openai_server import OpenAIServer
 
 
 @pytest.fixture(autouse=True)
+def pytest_configure(config):
+    """The Korean catalogue compiled from locale/ko's .po before anything loads it (bin/_bootstrap does the same)."""
+    from config.catalogue import catalogues_compile
+
+    catalogues_compile()
+
+
 def _clean_redis():
     """Each test starts with an empty Redis (caches, throttles, the semantic index and its entries),
     and the process knows it: the next semantic store makes the index again."""

@@ -24,6 +24,8 @@ import openai
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
 from billing.errors import QuotaExceeded
@@ -152,7 +154,7 @@ def _admission_read(ask: Ask) -> None:
             ask.conversation, ask.history = _conversation_with_turns(user=ask.user, conversation_id=ask.conversation_id)
         except Conversation.DoesNotExist:
             raise ApplicationError(
-                "No such conversation.", code="unknown_conversation", status=404,
+                _("No such conversation."), code="unknown_conversation", status=404,
                 details={"conversation_id": str(ask.conversation_id)},
             ) from None  # fmt: skip
 
@@ -425,7 +427,9 @@ def _error_text(exc: ApplicationError) -> str:
     attempts = exc.details.get("attempts")
     if attempts:
         parts.append(f"{attempts} attempt" + ("s" if attempts != 1 else ""))
-    return f"{exc.message} ({'; '.join(parts)})" if parts else exc.message
+    with translation.override("en"):  # the log row is for staff, in one language whatever the player's
+        message = str(exc.message)
+    return f"{message} ({'; '.join(parts)})" if parts else message
 
 
 def _hit_payload(log: QuestionLog) -> dict:

@@ -17,7 +17,11 @@ SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-chan
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 TIME_ZONE = env("SERVICE_TIME_ZONE", default="Asia/Seoul")
 USE_TZ = True
-LANGUAGE_CODE = "ko"
+# The admin and the API's error messages speak the language the browser or app asks for
+# (Accept-Language, through LocaleMiddleware); English when it asks for neither.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # locale/ko/LC_MESSAGES/django.po; the .mo is built (bin/_bootstrap, Dockerfile)
 USE_I18N = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 ROOT_URLCONF = "config.urls"
@@ -60,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.StaticFilesMiddleware",  # WhiteNoise, without leaving the event loop for API requests
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",  # after sessions, before CommonMiddleware (Django's order)
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
