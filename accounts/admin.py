@@ -6,8 +6,10 @@ from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Left
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
-from billing.admin import PlanOverrideInline
+from billing.admin import PlanOverrideInline, period_label
 from billing.selectors import users_annotate_plan_usage, users_plan_usage
 from coach.models import QuestionLog
 
@@ -28,8 +30,8 @@ class UserAdmin(BaseUserAdmin):
     readonly_fields = ("public_id", "deleted_at", "plan", "calls_this_period", "last_question")
     fieldsets = (
         *BaseUserAdmin.fieldsets,
-        ("Profile", {"fields": ("public_id", "display_name", "language", "favourite_games", "deleted_at")}),
-        ("Plan and usage", {"fields": ("plan", "calls_this_period", "last_question")}),
+        (_("Profile"), {"fields": ("public_id", "display_name", "language", "favourite_games", "deleted_at")}),
+        (_("Plan and usage"), {"fields": ("plan", "calls_this_period", "last_question")}),
     )
     inlines = (PlanOverrideInline,)
 
@@ -49,24 +51,27 @@ class UserAdmin(BaseUserAdmin):
     def _usage(self, user) -> dict | None:
         return users_plan_usage(user) if hasattr(user, "plan_override_name") else None
 
-    @admin.display(description="plan")
+    @admin.display(description=_("plan"))
     def plan(self, user):
         usage = self._usage(user)
         if usage is None:
             return "-"
         if usage["overridden"]:
-            return format_html("{} <small>(staff override)</small>", usage["plan"].name)
+            return format_html("{} <small>({})</small>", usage["plan"].name, gettext("staff override"))
         return usage["plan"].name
 
-    @admin.display(description="calls this period")
+    @admin.display(description=_("calls this period"))
     def calls_this_period(self, user):
         usage = self._usage(user)
         if usage is None:
             return "-"
         plan = usage["plan"]
-        return f"{usage['used']} used, {usage['remaining']} left of {plan.calls} a {plan.period}"
+        numbers = {"used": usage["used"], "remaining": usage["remaining"], "calls": plan.calls}
+        return gettext("%(used)s used, %(remaining)s left of %(calls)s a %(period)s") % {
+            **numbers, "period": period_label(plan.period)
+        }  # fmt: skip
 
-    @admin.display(description="last question", ordering="last_question_at")
+    @admin.display(description=_("last question"), ordering="last_question_at")
     def last_question(self, user):
         question_id = getattr(user, "last_question_id", None)
         if question_id is None:

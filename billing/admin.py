@@ -14,6 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.errors import RevenueCatUnavailable
 from billing.models import (
@@ -27,6 +29,13 @@ from billing.models import (
 )
 from billing.services import plan_override_end, plan_override_grant, subscription_sync, webhook_event_requeue
 from config.plans import MODEL_PRICES, plans_all
+
+_PERIODS = {"week": _("week"), "month": _("month")}
+
+
+def period_label(period: str) -> str:
+    """A plan's period ("month") in the staff member's language."""
+    return str(_PERIODS.get(period, period))
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -49,7 +58,7 @@ class PlanCatalogAdmin(ReadOnlyAdmin):
             raise PermissionDenied
         plans = sorted(plans_all().values(), key=lambda plan: plan.rank)
         prices = [(model, *price) for model, price in MODEL_PRICES.items()]
-        context = {**self.admin_site.each_context(request), "title": "Plans", "plans": plans, "prices": prices,
+        context = {**self.admin_site.each_context(request), "title": gettext("Plans"), "plans": plans, "prices": prices,
                    "opts": self.model._meta}  # fmt: skip
         return TemplateResponse(request, "admin/billing/plans.html", context)
 
@@ -62,15 +71,18 @@ class SubscriptionAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     actions = ["refresh_from_revenuecat"]
 
-    @admin.action(description="Re-read from RevenueCat")
+    @admin.action(description=_("Re-read from RevenueCat"))
     def refresh_from_revenuecat(self, request, queryset):
         for subscription in queryset.select_related("user"):
             try:
                 subscription_sync(user=subscription.user)
             except RevenueCatUnavailable as exc:
-                self.message_user(request, f"RevenueCat unavailable: {exc}", messages.ERROR)
+                error = gettext("RevenueCat unavailable: %(error)s") % {"error": exc}
+                self.message_user(request, error, messages.ERROR)
                 return
-        self.message_user(request, f"{queryset.count()} subscription(s) re-read.")
+        count = queryset.count()
+        self.message_user(request, ngettext("%(count)d subscription re-read.", "%(count)d subscriptions re-read.",
+                                            count) % {"count": count})  # fmt: skip
 
 
 def _pre(text: str):
@@ -87,30 +99,30 @@ class WebhookEventAdmin(ReadOnlyAdmin):
     actions = ["reprocess"]
     readonly_fields = ("payload_pretty", "error_pre", "user_link")
     fieldsets = (
-        ("Event", {"fields": (("type", "event_id"), ("app_user_id", "user_link"), ("environment",
+        (_("Event"), {"fields": (("type", "event_id"), ("app_user_id", "user_link"), ("environment",
                                                                                    "event_timestamp_ms"),
                               "received_at")}),
-        ("Processing", {"fields": (("status", "attempts"), "note", "error_pre", ("next_attempt_at",
+        (_("Processing"), {"fields": (("status", "attempts"), "note", "error_pre", ("next_attempt_at",
                                                                                   "processed_at"))}),
-        ("Payload as received", {"fields": ("payload_pretty",)}),
+        (_("Payload as received"), {"fields": ("payload_pretty",)}),
     )  # fmt: skip
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def error_short(self, event):
         return event.error if len(event.error) <= 80 else event.error[:79] + "…"
 
-    @admin.display(description="error")
+    @admin.display(description=_("error"))
     def error_pre(self, event):
         return _pre(event.error) if event.error else "-"
 
-    @admin.display(description="user")
+    @admin.display(description=_("user"))
     def user_link(self, event):
         if event.user_id is None:
             return "-"
         url = reverse("admin:accounts_user_change", args=[event.user_id])
         return format_html('<a href="{}">{}</a>', url, event.user)
 
-    @admin.display(description="payload")
+    @admin.display(description=_("payload"))
     def payload_pretty(self, event):
         # From the raw body, not the jsonb column: PostgreSQL reorders keys, staff compare with RevenueCat's
         # dashboard. A body that is not JSON is shown as it came.
@@ -123,16 +135,23 @@ class WebhookEventAdmin(ReadOnlyAdmin):
         # Viewing events is not enough to change what happens to them.
         return request.user.has_perm(f"billing.{get_permission_codename('change', self.opts)}")
 
-    @admin.action(description="Process again (pending or failed events)", permissions=["reprocess"])
+    @admin.action(description=_("Process again (pending or failed events)"), permissions=["reprocess"])
     def reprocess(self, request, queryset):
         pks = list(queryset.values_list("pk", flat=True))
         queued = sum(1 for pk in pks if webhook_event_requeue(event_pk=pk))
         skipped = len(pks) - queued
-        self.message_user(request, f"{queued} event(s) queued for processing.")
+        self.message_user(
+            request,
+            ngettext("%(count)d event queued for processing.", "%(count)d events queued for processing.", queued)
+            % {"count": queued},
+        )
         if skipped:
-            self.message_user(request, f"{skipped} event(s) skipped: only pending or failed events are processed "
-                                       "again; use “Re-read from RevenueCat” on the subscription for the others.",
-                              messages.WARNING)  # fmt: skip
+            self.message_user(request, ngettext(
+                "%(count)d event skipped: only pending or failed events are processed again; use “Re-read from "
+                "RevenueCat” on the subscription for the others.",
+                "%(count)d events skipped: only pending or failed events are processed again; use “Re-read from "
+                "RevenueCat” on the subscription for the others.", skipped) % {"count": skipped},
+                messages.WARNING)  # fmt: skip
 
 
 @admin.register(UsageCounter)
@@ -163,7 +182,9 @@ class SubscriberAliasAdmin(ReadOnlyAdmin):
 
 def _plan_choices():
     plans = sorted(plans_all().values(), key=lambda plan: plan.rank)
-    return [("", "---------"), *((plan.name, f"{plan.name} ({plan.calls} calls a {plan.period}, {plan.model})")
+    label = gettext("%(plan)s (%(calls)s calls a %(period)s, %(model)s)")
+    return [("", "---------"), *((plan.name, label % {"plan": plan.name, "calls": plan.calls, "model": plan.model,
+                                                      "period": period_label(plan.period)})
                                  for plan in plans)]  # fmt: skip
 
 
@@ -171,19 +192,21 @@ def _override_state(override: PlanOverride) -> str:
     if override.pk is None:
         return "-"
     if override.ended_at is not None:
-        return "ended"
-    return "active" if override.is_active() else "expired"
+        return pgettext("override state", "ended")
+    return pgettext("override state", "active") if override.is_active() else pgettext("override state", "expired")
 
 
 def _override_ended(override: PlanOverride):
     if override.pk is None:
         return "-"
     if override.ended_at is not None:
-        return f"ended {timezone.localtime(override.ended_at):%Y-%m-%d %H:%M} by {override.ended_by}"
+        return gettext("ended %(when)s by %(staff)s") % {
+            "when": f"{timezone.localtime(override.ended_at):%Y-%m-%d %H:%M}", "staff": override.ended_by
+        }  # fmt: skip
     if not override.is_active():
-        return "expired"
+        return pgettext("override state", "expired")
     url = reverse("admin:billing_planoverride_end", args=[override.pk])
-    return format_html('<a class="button" href="{}">End now</a>', url)
+    return format_html('<a class="button" href="{}">{}</a>', url, gettext("End now"))
 
 
 class PlanOverrideForm(forms.ModelForm):
@@ -191,9 +214,9 @@ class PlanOverrideForm(forms.ModelForm):
 
     plan = forms.ChoiceField(choices=_plan_choices)
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 40}),
-                           help_text="Required: why (ticket, promotion, incident). Kept for audit.")  # fmt: skip
+                           help_text=_("Required: why (ticket, promotion, incident). Kept for audit."))  # fmt: skip
     expires_at = forms.SplitDateTimeField(required=False, widget=AdminSplitDateTime,
-                                          help_text="Empty: until staff end it.")  # fmt: skip
+                                          help_text=_("Empty: until staff end it."))  # fmt: skip
 
     class Meta:
         model = PlanOverride
@@ -202,7 +225,7 @@ class PlanOverrideForm(forms.ModelForm):
     def clean_expires_at(self):
         expires_at = self.cleaned_data.get("expires_at")
         if expires_at is not None and expires_at <= timezone.now():
-            raise ValidationError("The override must expire in the future.")
+            raise ValidationError(_("The override must expire in the future."))
         return expires_at
 
 
@@ -228,8 +251,8 @@ class PlanOverrideInline(admin.TabularInline):
     readonly_fields = ("state", "granted", "ended")
     ordering = ("-created_at", "-pk")
     show_change_link = True  # to the row in the audit list
-    verbose_name = "plan override"
-    verbose_name_plural = "plan overrides (the newest active one decides the plan, over the store subscription)"
+    verbose_name = _("plan override")
+    verbose_name_plural = _("plan overrides (the newest active one decides the plan, over the store subscription)")
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("created_by", "ended_by")
@@ -245,17 +268,19 @@ class PlanOverrideInline(admin.TabularInline):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, override):
         return _override_state(override)
 
-    @admin.display(description="granted")
+    @admin.display(description=_("granted"))
     def granted(self, override):
         if override.pk is None:
             return "-"
-        return f"{timezone.localtime(override.created_at):%Y-%m-%d %H:%M} by {override.created_by}"
+        return gettext("%(when)s by %(staff)s") % {
+            "when": f"{timezone.localtime(override.created_at):%Y-%m-%d %H:%M}", "staff": override.created_by
+        }  # fmt: skip
 
-    @admin.display(description="ended")
+    @admin.display(description=_("ended"))
     def ended(self, override):
         return _override_ended(override)
 
@@ -279,19 +304,19 @@ class PlanOverrideAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, override):
         return _override_state(override)
 
-    @admin.display(description="ended")
+    @admin.display(description=_("ended"))
     def ended(self, override):
         return _override_ended(override)
 
-    @admin.display(description="note")
+    @admin.display(description=_("note"))
     def note_short(self, override):
         return override.note if len(override.note) <= 80 else override.note[:79] + "…"
 
-    @admin.display(description="user")
+    @admin.display(description=_("user"))
     def user_link(self, override):
         url = reverse("admin:accounts_user_change", args=[override.user_id])
         return format_html('<a href="{}">{}</a>', url, override.user)
@@ -313,7 +338,10 @@ class PlanOverrideAdmin(ReadOnlyAdmin):
         except NoReverseMatch:  # pragma: no cover - accounts always registers its admin
             back = reverse("admin:billing_planoverride_changelist")
         if not override.is_active():
-            self.message_user(request, f"This override is already {_override_state(override)}.", messages.WARNING)
+            state = _override_state(override)
+            self.message_user(
+                request, gettext("This override is already %(state)s.") % {"state": state}, messages.WARNING
+            )
             return HttpResponseRedirect(back)
         if request.method == "POST" and PlanOverrideEndForm(request.POST).is_valid():
             try:
@@ -321,11 +349,13 @@ class PlanOverrideAdmin(ReadOnlyAdmin):
             except ValidationError as exc:
                 self.message_user(request, " ".join(exc.messages), messages.ERROR)
             else:
-                self.message_user(request, f"The {override.plan} override for {override.user} was ended.")
+                self.message_user(request, gettext("The %(plan)s override for %(user)s was ended.") % {
+                    "plan": override.plan, "user": override.user
+                })  # fmt: skip
             return HttpResponseRedirect(back)
         context = {
             **self.admin_site.each_context(request),
-            "title": "End this plan override?",
+            "title": gettext("End this plan override?"),
             "opts": self.opts,
             "override": override,
             "back_url": back,

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
 
 
 def _beat_schedule(sender, using="default", **kwargs):
@@ -10,7 +11,7 @@ def _beat_schedule(sender, using="default", **kwargs):
 
 class BillingConfig(AppConfig):
     name = "billing"
-    verbose_name = "Billing"
+    verbose_name = _("Billing")
 
     def ready(self):
         from billing import checks  # noqa: F401 - registers the system checks

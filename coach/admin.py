@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext, ngettext, pgettext
+from django.utils.translation import gettext_lazy as _
 
 from . import charts
 from .models import DailyStat, Feedback, FeedbackReview, QuestionLog
@@ -62,7 +64,7 @@ class _RollupValuesFilter(admin.SimpleListFilter):
         )
         if self.value() is not None:
             values.add(self.value())  # a link to a value of an older day, not listed, still filters
-        return [(value, value or "(none)") for value in sorted(values)]
+        return [(value, value or gettext("(none)")) for value in sorted(values)]
 
     def queryset(self, request, queryset):
         if self.value() is None:
@@ -71,32 +73,32 @@ class _RollupValuesFilter(admin.SimpleListFilter):
 
 
 class GameFilter(_RollupValuesFilter):
-    title, parameter_name, field = "game", "game", "game"
+    title, parameter_name, field = _("game"), "game", "game"
 
     def known(self):
         return _known_games()
 
 
 class PlanFilter(_RollupValuesFilter):
-    title, parameter_name, field = "plan", "plan", "plan"
+    title, parameter_name, field = _("plan"), "plan", "plan"
 
     def known(self):
         return _known_plans()
 
 
 class ModelFilter(_RollupValuesFilter):
-    title, parameter_name, field = "model", "model", "model"
+    title, parameter_name, field = _("model"), "model", "model"
 
     def known(self):
         return _known_models()
 
 
 class ErrorFilter(admin.SimpleListFilter):
-    title, parameter_name = "error", "error"
+    title, parameter_name = _("error"), "error"
 
     def lookups(self, request, model_admin):
         codes = DailyStat.objects.exclude(error_code="").order_by().values_list("error_code", flat=True).distinct()
-        return [("any", "any error"), ("none", "no error"), *((code, code) for code in sorted(codes))]
+        return [("any", gettext("any error")), ("none", gettext("no error")), *((code, code) for code in sorted(codes))]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -140,25 +142,31 @@ def _chunks_by_id(logs: list[QuestionLog]) -> dict[int, object]:
 
 
 def _source_item(number: int, source: dict, chunk) -> str:
-    title = source.get("title") or "(untitled)"
+    title = source.get("title") or gettext("(untitled)")
     document_url = _document_admin_url(source.get("document_id")) if source.get("document_id") else None
     links = []
     if document_url:
-        links.append(format_html('<a class="open-document" href="{}">open the document to fix it</a>', document_url))
+        links.append(
+            format_html(
+                '<a class="open-document" href="{}">{}</a>', document_url, gettext("open the document to fix it")
+            )
+        )
     if str(source.get("url") or "").startswith(("https://", "http://")):
-        links.append(format_html('<a href="{}" rel="noreferrer" target="_blank">source</a>', source["url"]))
+        links.append(
+            format_html('<a href="{}" rel="noreferrer" target="_blank">{}</a>', source["url"], gettext("source"))
+        )
     when = ""
     if source.get("start_time") is not None:
         seconds = int(source["start_time"])
-        when = f" at {seconds // 60}:{seconds % 60:02d}"
-    text = chunk.text if chunk is not None else "(this chunk is no longer stored)"
+        when = " " + gettext("at %(time)s") % {"time": f"{seconds // 60}:{seconds % 60:02d}"}
+    text = chunk.text if chunk is not None else gettext("(this chunk is no longer stored)")
     return format_html(
-        '<li><div><b>[{}] {}</b>{} <span class="chunk-id">chunk {}</span> {}</div><blockquote class="chunk">{}'
+        '<li><div><b>[{}] {}</b>{} <span class="chunk-id">{}</span> {}</div><blockquote class="chunk">{}'
         "</blockquote></li>",
         number,
         title,
         when,
-        source.get("chunk_id", "?"),
+        gettext("chunk %(id)s") % {"id": source.get("chunk_id", "?")},
         mark_safe(" · ".join(links)),  # noqa: S308 - each link was built by format_html
         text,
     )
@@ -173,16 +181,18 @@ def answer_panel(log: QuestionLog, chunks: dict | None = None) -> str:
             "".join(_source_item(n, source, chunks.get(source.get("chunk_id"))) for n, source in enumerate(sources, 1))
         )
         if sources
-        else mark_safe('<p class="none">No sources: answered without retrieved chunks.</p>')
+        else format_html('<p class="none">{}</p>', gettext("No sources: answered without retrieved chunks."))
     )
     return format_html(
         '<div class="answer-panel">'
-        '<section><h3>Question</h3><div class="text">{}</div></section>'
-        '<section><h3>Answer</h3><div class="text">{}</div></section>'
-        "<section><h3>Sources ({})</h3><ol>{}</ol></section></div>",
+        '<section><h3>{}</h3><div class="text">{}</div></section>'
+        '<section><h3>{}</h3><div class="text">{}</div></section>'
+        "<section><h3>{}</h3><ol>{}</ol></section></div>",
+        gettext("Question"),
         log.question,
-        log.answer or "(no answer)",
-        len(sources),
+        gettext("Answer"),
+        log.answer or gettext("(no answer)"),
+        gettext("Sources (%(count)d)") % {"count": len(sources)},
         items,
     )
 
@@ -218,7 +228,7 @@ class QuestionLogAdmin(admin.ModelAdmin):
     list_display = ("created_at", "question_short", "game", "plan", "model", "cache", "cost", "latency", "error_code")
     list_filter = (("created_at", admin.DateFieldListFilter), GameFilter, PlanFilter, ModelFilter, "cache", ErrorFilter)
     search_fields = ("question", "answer", "user__username", "user__email")
-    search_help_text = "Words of the question or answer, or the user's name or email."
+    search_help_text = _("Words of the question or answer, or the user's name or email.")
     list_select_related = ("user",)
     ordering = ("-created_at",)
     # Counting a million rows for "N total" on every page view is not worth it.
@@ -233,7 +243,7 @@ class QuestionLogAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("side_by_side",)}),
         (
-            "Usage",
+            _("Usage"),
             {
                 "fields": (
                     ("game", "category", "tags", "plan"),
@@ -243,8 +253,8 @@ class QuestionLogAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Who and when", {"fields": (("user", "conversation"), ("created_at", "id"), "rating")}),
-        ("Error", {"fields": ("error_code", "error")}),
+        (_("Who and when"), {"fields": (("user", "conversation"), ("created_at", "id"), "rating")}),
+        (_("Error"), {"fields": ("error_code", "error")}),
     )
 
     class Media:
@@ -256,32 +266,32 @@ class QuestionLogAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False  # a log is a record of what happened
 
-    @admin.display(description="question", ordering="question")
+    @admin.display(description=_("question"), ordering="question")
     def question_short(self, log):
         return log.question if len(log.question) <= 70 else log.question[:69] + "…"
 
-    @admin.display(description="cost", ordering="cost_usd")
+    @admin.display(description=_("cost"), ordering="cost_usd")
     def cost(self, log):
         return money(log.cost_usd)
 
-    @admin.display(description="saved by cache")
+    @admin.display(description=_("saved by cache"))
     def saved(self, log):
         return money(log.saved_usd)
 
-    @admin.display(description="latency", ordering="latency_ms")
+    @admin.display(description=_("latency"), ordering="latency_ms")
     def latency(self, log):
         return f"{log.latency_ms:,} ms"
 
-    @admin.display(description="stage timings (ms)")
+    @admin.display(description=_("stage timings (ms)"))
     def stage_timings(self, log):
         return json.dumps(log.stage_ms, ensure_ascii=False) if log.stage_ms else "-"
 
-    @admin.display(description="rating")
+    @admin.display(description=_("rating"))
     def rating(self, log):
         feedback = Feedback.objects.filter(answer=log).first()
         return f"{feedback.rating}: {feedback.comment}" if feedback else "-"
 
-    @admin.display(description="question, answer and sources")
+    @admin.display(description=_("question, answer and sources"))
     def side_by_side(self, log):
         return answer_panel(log)
 
@@ -298,11 +308,11 @@ class QuestionLogAdmin(admin.ModelAdmin):
         if form.is_bound and form.is_valid():
             date_from, date_to, game = form.cleaned_data["range"] + (form.cleaned_data.get("game") or None,)
         elif form.is_bound:
-            messages.error(request, "The filter was not valid; showing the last 30 days.")
+            messages.error(request, gettext("The filter was not valid; showing the last 30 days."))
         summary = stats_summary(date_from=date_from, date_to=date_to, game=game)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Operations dashboard",
+            "title": gettext("Operations dashboard"),
             "opts": self.model._meta,
             "form": form,
             "summary": summary,
@@ -317,17 +327,20 @@ class QuestionLogAdmin(admin.ModelAdmin):
 
 
 class DashboardForm(forms.Form):
-    to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     # Free text with suggestions: a game may have logs before it has a Game row or a finished day.
     game = forms.SlugField(
-        required=False, max_length=50, widget=forms.TextInput(attrs={"list": "ops-games", "placeholder": "all games"})
+        label=_("Game"),
+        required=False,
+        max_length=50,
+        widget=forms.TextInput(attrs={"list": "ops-games", "placeholder": _("all games")}),
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # "from" is a Python keyword, so the field is added by name; shown first.
         self.fields = {
-            "from": forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"})),
+            "from": forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})),
             **self.fields,
         }
         self.known_games = sorted(
@@ -354,15 +367,15 @@ def _ms(value) -> str:
 def dashboard_kpis(summary: dict) -> list[tuple[str, str, str]]:
     totals = summary["totals"]
     return [
-        ("questions", "Questions", f"{totals['questions']:,}"),
-        ("cost", "LLM cost", money(totals["cost_usd"])),
-        ("saved", "Saved by caches", money(totals["saved_usd"])),
-        ("exact", "Exact cache hits", _percent(totals["exact_hit_rate"])),
-        ("semantic", "Semantic cache hits", _percent(totals["semantic_hit_rate"])),
-        ("p50", "Latency p50", _ms(totals["latency_p50_ms"])),
-        ("p95", "Latency p95", _ms(totals["latency_p95_ms"])),
-        ("errors", "Errors", f"{totals['errors']:,}"),
-        ("quota", "Quota rejections", f"{totals['quota_rejections']:,}"),
+        ("questions", gettext("Questions"), f"{totals['questions']:,}"),
+        ("cost", gettext("LLM cost"), money(totals["cost_usd"])),
+        ("saved", gettext("Saved by caches"), money(totals["saved_usd"])),
+        ("exact", gettext("Exact cache hits"), _percent(totals["exact_hit_rate"])),
+        ("semantic", gettext("Semantic cache hits"), _percent(totals["semantic_hit_rate"])),
+        ("p50", gettext("Latency p50"), _ms(totals["latency_p50_ms"])),
+        ("p95", gettext("Latency p95"), _ms(totals["latency_p95_ms"])),
+        ("errors", gettext("Errors"), f"{totals['errors']:,}"),
+        ("quota", gettext("Quota rejections"), f"{totals['quota_rejections']:,}"),
     ]
 
 
@@ -391,26 +404,26 @@ def dashboard_charts(summary: dict) -> list[tuple[str, object]]:
 
     return [
         (
-            "Questions per day",
+            gettext("Questions per day"),
             charts.bar_chart(
                 kind="questions",
-                title="Questions per day, by how they were answered",
+                title=gettext("Questions per day, by how they were answered"),
                 labels=labels,
                 series=[
-                    charts.Series("LLM", llm, blue),
-                    charts.Series("exact cache", [d["exact_hits"] for d in days], green),
-                    charts.Series("semantic cache", [d["semantic_hits"] for d in days], orange),
-                    charts.Series("error", [d["errors"] for d in days], red),
+                    charts.Series(gettext("LLM"), llm, blue),
+                    charts.Series(gettext("exact cache"), [d["exact_hits"] for d in days], green),
+                    charts.Series(gettext("semantic cache"), [d["semantic_hits"] for d in days], orange),
+                    charts.Series(gettext("error"), [d["errors"] for d in days], red),
                 ],
                 fmt=count,
                 whole=True,
             ),
         ),
         (
-            "Cost per day by model",
+            gettext("Cost per day by model"),
             charts.bar_chart(
                 kind="cost",
-                title="LLM cost per day by model (USD)",
+                title=gettext("LLM cost per day by model (USD)"),
                 labels=labels,
                 series=[
                     charts.Series(m, [float(d["cost_by_model"].get(m, 0)) for d in days], model_colors[m])
@@ -421,34 +434,34 @@ def dashboard_charts(summary: dict) -> list[tuple[str, object]]:
             ),
         ),
         (
-            "Cache hit rate",
+            gettext("Cache hit rate"),
             charts.line_chart(
                 kind="cache-rate",
-                title="Share of answers served from each cache",
+                title=gettext("Share of answers served from each cache"),
                 labels=labels,
                 series=[
-                    charts.Series("exact", [d["exact_hit_rate"] for d in days], green),
-                    charts.Series("semantic", [d["semantic_hit_rate"] for d in days], orange),
+                    charts.Series(gettext("exact"), [d["exact_hit_rate"] for d in days], green),
+                    charts.Series(gettext("semantic"), [d["semantic_hit_rate"] for d in days], orange),
                 ],
                 fmt=ratio,
             ),
         ),
         (
-            "Money saved by caches per day",
+            gettext("Money saved by caches per day"),
             charts.bar_chart(
                 kind="saved",
-                title="What cached answers would have cost (USD)",
+                title=gettext("What cached answers would have cost (USD)"),
                 labels=labels,
-                series=[charts.Series("saved", [float(d["saved_usd"]) for d in days], green)],
+                series=[charts.Series(gettext("saved"), [float(d["saved_usd"]) for d in days], green)],
                 fmt=usd,
                 axis_fmt=usd_axis,
             ),
         ),
         (
-            "Latency p50 / p95",
+            gettext("Latency p50 / p95"),
             charts.line_chart(
                 kind="latency",
-                title="Answer latency percentiles per day (ms)",
+                title=gettext("Answer latency percentiles per day (ms)"),
                 labels=labels,
                 series=[
                     charts.Series("p50", [d["latency_p50_ms"] for d in days], blue),
@@ -459,19 +472,19 @@ def dashboard_charts(summary: dict) -> list[tuple[str, object]]:
             ),
         ),
         (
-            "Top games",
+            gettext("Top games"),
             charts.hbar_chart(
                 kind="games",
-                title="Questions per game",
+                title=gettext("Questions per game"),
                 items=[(row["game"], row["questions"]) for row in summary["top_games"]],
                 fmt=count,
             ),
         ),
         (
-            "Quota exhaustion per plan",
+            gettext("Quota exhaustion per plan"),
             charts.bar_chart(
                 kind="quota",
-                title="Asks refused because the plan's calls were used up, per day",
+                title=gettext("Asks refused because the plan's calls were used up, per day"),
                 labels=labels,
                 series=[
                     charts.Series(p, [d["quota_rejections"].get(p, 0) for d in days], plan_colors[p]) for p in plans
@@ -481,12 +494,12 @@ def dashboard_charts(summary: dict) -> list[tuple[str, object]]:
             ),
         ),
         (
-            "Errors per day",
+            gettext("Errors per day"),
             charts.bar_chart(
                 kind="errors",
-                title="Asks that ended in an error, per day",
+                title=gettext("Asks that ended in an error, per day"),
                 labels=labels,
-                series=[charts.Series("errors", [d["errors"] for d in days], red)],
+                series=[charts.Series(gettext("errors"), [d["errors"] for d in days], red)],
                 fmt=count,
                 whole=True,
             ),
@@ -500,15 +513,15 @@ def dashboard_charts(summary: dict) -> list[tuple[str, object]]:
 class QueueFilter(admin.SimpleListFilter):
     """Opens on the queue: down-votes no one has reviewed since they were given."""
 
-    title, parameter_name = "queue", "queue"
+    title, parameter_name = _("queue"), "queue"
     OPEN = Q(rating=Feedback.Rating.DOWN) & (Q(review__isnull=True) | Q(review__reviewed_at__lt=F("updated_at")))
 
     def lookups(self, request, model_admin):
         return [
-            ("open", "down-votes to review"),
-            ("down", "all down-votes"),
-            ("up", "up-votes"),
-            ("all", "all feedback"),
+            ("open", gettext("down-votes to review")),
+            ("down", gettext("all down-votes")),
+            ("up", gettext("up-votes")),
+            ("all", gettext("all feedback")),
         ]
 
     def value(self):
@@ -547,40 +560,40 @@ class FeedbackAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="question")
+    @admin.display(description=_("question"))
     def question(self, feedback):
         text = feedback.answer.question
         return text if len(text) <= 60 else text[:59] + "…"
 
-    @admin.display(description="answer")
+    @admin.display(description=_("answer"))
     def answer_excerpt(self, feedback):
         text = feedback.answer.answer
         return text if len(text) <= 80 else text[:79] + "…"
 
-    @admin.display(description="game")
+    @admin.display(description=_("game"))
     def game(self, feedback):
         return feedback.answer.game
 
-    @admin.display(description="review")
+    @admin.display(description=_("review"))
     def status(self, feedback):
         try:
             review = feedback.review
         except FeedbackReview.DoesNotExist:
-            return "open" if feedback.rating == Feedback.Rating.DOWN else "-"
+            return pgettext("review state", "open") if feedback.rating == Feedback.Rating.DOWN else "-"
         if review.reviewed_at < feedback.updated_at:
-            return "open (rated again)"
+            return gettext("open (rated again)")
         return f"{review.get_action_display()} {review.reviewed_at:%Y-%m-%d %H:%M}"
 
-    @admin.display(description="question log")
+    @admin.display(description=_("question log"))
     def log(self, feedback):
         url = reverse("admin:coach_questionlog_change", args=[feedback.answer_id])
         return format_html('<a href="{}">{}</a>', url, feedback.answer_id)
 
-    @admin.display(description="question, answer and the chunks it used")
+    @admin.display(description=_("question, answer and the chunks it used"))
     def side_by_side(self, feedback):
         return answer_panel(feedback.answer)
 
-    @admin.action(description="Evict the selected answers from the semantic cache", permissions=["change"])
+    @admin.action(description=_("Evict the selected answers from the semantic cache"), permissions=["change"])
     def evict_answers(self, request, queryset):
         evicted, entries, failed = 0, 0, 0
         for feedback in queryset.select_related("answer"):
@@ -590,18 +603,22 @@ class FeedbackAdmin(admin.ModelAdmin):
             else:
                 evicted, entries = evicted + 1, entries + dropped
         if evicted:
-            self.message_user(request, f"Evicted {evicted} answer(s): {entries} semantic cache entries dropped.")
+            self.message_user(request, gettext("Evicted %(evicted)d answer(s): %(entries)d semantic cache entries "
+                                               "dropped.") % {"evicted": evicted, "entries": entries})  # fmt: skip
         if failed:
             self.message_user(
                 request,
-                f"The semantic cache is unavailable; {failed} answer(s) stay in the queue. Try again shortly.",
+                gettext("The semantic cache is unavailable; %(failed)d answer(s) stay in the queue. Try again shortly.")
+                % {"failed": failed},
                 messages.ERROR,
             )
 
-    @admin.action(description="Dismiss: the answer is fine", permissions=["change"])
+    @admin.action(description=_("Dismiss: the answer is fine"), permissions=["change"])
     def dismiss(self, request, queryset):
         count = 0
         for feedback in queryset:
             feedback_review_record(feedback=feedback, action=FeedbackReview.Action.DISMISSED, reviewed_by=request.user)
             count += 1
-        self.message_user(request, f"Dismissed {count} report(s).")
+        self.message_user(request, ngettext("Dismissed %(count)d report.", "Dismissed %(count)d reports.", count) % {
+            "count": count
+        })  # fmt: skip

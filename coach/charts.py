@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
 
 PALETTE = ("#2f6fb0", "#e07b39", "#3a9b5c", "#8e5bb5", "#c0392b", "#159a8c", "#7f8c8d", "#c9a30c")
 WIDTH, HEIGHT = 640, 240
@@ -58,7 +60,7 @@ def _empty(kind: str, title: str) -> SafeString:
         title,
         [
             f'<text class="empty" x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle" '
-            'fill="currentColor" opacity="0.6">No data for this range</text>'
+            f'fill="currentColor" opacity="0.6">{escape(gettext("No data for this range"))}</text>'
         ],
         HEIGHT,
     )
@@ -88,6 +90,11 @@ def _x_labels(labels: Sequence[str], slot: float, plot_h: float) -> list[str]:
     ]
 
 
+def _text_width(text: str) -> int:
+    """About how wide text is at font-size 11: Hangul and other wide characters take twice a Latin one."""
+    return sum(11 if unicodedata.east_asian_width(char) in "WF" else 7 for char in text)
+
+
 def _legend(series: Sequence[Series], y: float) -> list[str]:
     parts, x = [], LEFT
     for item in series:
@@ -95,7 +102,7 @@ def _legend(series: Sequence[Series], y: float) -> list[str]:
             f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{item.color}"/>'
             f'<text class="legend" x="{x + 14}" y="{y}" font-size="11" fill="currentColor">{escape(item.name)}</text>'
         )
-        x += 24 + 7 * len(item.name)
+        x += 24 + _text_width(item.name)
     return parts
 
 

@@ -8,6 +8,8 @@ class ConfigConfig(AppConfig):
     verbose_name = "Configuration"
 
     def ready(self):
+        from .i18n import model_labels_translate
         from .middleware import django_middleware_on_loop
 
         django_middleware_on_loop()
+        model_labels_translate()

@@ -10,6 +10,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from . import selectors, services
 from .embeddings import get_embedder
@@ -22,15 +24,17 @@ class GameAdmin(admin.ModelAdmin):
     search_fields = ("slug", "name_ko", "name_en")
     actions = ["seed_glossary"]
 
-    @admin.display(description="categories")
+    @admin.display(description=_("categories"))
     def category_list(self, game):
         return ", ".join(game.categories)
 
-    @admin.action(description="Seed glossary from published documents")
+    @admin.action(description=_("Seed glossary from published documents"))
     def seed_glossary(self, request, queryset):
         for game in queryset:
             result = services.glossary_seed(game=game)
-            self.message_user(request, f"{game.slug}: {result.created} new term(s), {result.updated} updated.")
+            self.message_user(request, gettext("%(game)s: %(created)d new term(s), %(updated)d updated.") % {
+                "game": game.slug, "created": result.created, "updated": result.updated
+            })  # fmt: skip
 
 
 @admin.register(GlossaryTerm)
@@ -42,17 +46,23 @@ class GlossaryTermAdmin(admin.ModelAdmin):
     readonly_fields = ("source", "occurrences", "created_at", "updated_at")
     actions = ["activate", "deactivate"]
 
-    @admin.action(description="Use for the cache guard")
+    @admin.action(description=_("Use for the cache guard"))
     def activate(self, request, queryset):
-        self.message_user(request, f"{queryset.update(is_active=True)} term(s) activated.")
+        count = queryset.update(is_active=True)
+        self.message_user(request, ngettext("%(count)d term activated.", "%(count)d terms activated.", count) % {
+            "count": count
+        })  # fmt: skip
 
-    @admin.action(description="Stop using (re-seeding will not bring them back)")
+    @admin.action(description=_("Stop using (re-seeding will not bring them back)"))
     def deactivate(self, request, queryset):
-        self.message_user(request, f"{queryset.update(is_active=False)} term(s) deactivated.")
+        count = queryset.update(is_active=False)
+        self.message_user(request, ngettext("%(count)d term deactivated.", "%(count)d terms deactivated.", count) % {
+            "count": count
+        })  # fmt: skip
 
 
 class CategoryFilter(admin.SimpleListFilter):
-    title = "category"
+    title = _("category")
     parameter_name = "category"
 
     def lookups(self, request, model_admin):
@@ -64,7 +74,7 @@ class CategoryFilter(admin.SimpleListFilter):
 
 
 class TagFilter(admin.SimpleListFilter):
-    title = "tag"
+    title = _("tag")
     parameter_name = "tag"
 
     def lookups(self, request, model_admin):
@@ -98,22 +108,22 @@ class ChunkInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="state")
+    @admin.display(description=_("state"))
     def state(self, chunk):
         if chunk.searchable:
-            return "live"
+            return gettext("live")
         if chunk.content_hash == chunk.document.indexed_hash:
-            return "live (document not published)"
+            return gettext("live (document not published)")
         if chunk.needs_summary:
-            return "staged: to summarise"
-        return "staged: embedded" if chunk.embedded_at else "staged: to embed"
+            return gettext("staged: to summarise")
+        return gettext("staged: embedded") if chunk.embedded_at else gettext("staged: to embed")
 
-    @admin.display(description="text")
+    @admin.display(description=_("text"))
     def chunk_text(self, chunk):
-        marker = "[summary] " if chunk.summarized else ""
+        marker = gettext("[summary] ") if chunk.summarized else ""
         return format_html('<div style="white-space: pre-wrap; max-width: 60em">{}{}</div>', marker, chunk.text)
 
-    @admin.display(description="time")
+    @admin.display(description=_("time"))
     def time_span(self, chunk):
         if chunk.start_time is None:
             return "-"
@@ -176,16 +186,16 @@ class DocumentAdmin(admin.ModelAdmin):
     )
     fieldsets = (
         (None, {"fields": ("game", "title", "category", "tags", "status", "source_kind", "language", "source_url")}),
-        ("Content", {"fields": ("content_format", "content")}),
-        ("Indexing", {"fields": ("index_progress", "index_error", "indexed_at", "content_hash", "source_key")}),
-        ("History", {"fields": ("created_at", "updated_at", "updated_by")}),
+        (_("Content"), {"fields": ("content_format", "content")}),
+        (_("Indexing"), {"fields": ("index_progress", "index_error", "indexed_at", "content_hash", "source_key")}),
+        (_("History"), {"fields": ("created_at", "updated_at", "updated_by")}),
     )
 
-    @admin.display(description="tags")
+    @admin.display(description=_("tags"))
     def tag_list(self, document):
         return ", ".join(document.tags)
 
-    @admin.display(description="indexing")
+    @admin.display(description=_("indexing"))
     def index_progress(self, document):
         return index_progress_text(document)
 
@@ -210,23 +220,30 @@ class DocumentAdmin(admin.ModelAdmin):
         for document in queryset:
             services.document_delete(document=document)
 
-    @admin.action(description="Publish selected documents")
+    @admin.action(description=_("Publish selected documents"))
     def publish(self, request, queryset):
         for document in queryset:
             services.document_publish(document=document, updated_by=request.user)
-        self.message_user(request, f"{queryset.count()} document(s) published.")
+        count = queryset.count()
+        self.message_user(request, ngettext("%(count)d document published.", "%(count)d documents published.",
+                                            count) % {"count": count})  # fmt: skip
 
-    @admin.action(description="Unpublish selected documents")
+    @admin.action(description=_("Unpublish selected documents"))
     def unpublish(self, request, queryset):
         for document in queryset:
             services.document_unpublish(document=document, updated_by=request.user)
-        self.message_user(request, f"{queryset.count()} document(s) unpublished.")
+        count = queryset.count()
+        self.message_user(request, ngettext("%(count)d document unpublished.", "%(count)d documents unpublished.",
+                                            count) % {"count": count})  # fmt: skip
 
-    @admin.action(description="Re-embed selected documents (in the background)")
+    @admin.action(description=_("Re-embed selected documents (in the background)"))
     def reembed(self, request, queryset):
         for document in queryset:
             services.document_reembed(document=document)
-        self.message_user(request, f"{queryset.count()} document(s) queued for re-embedding.")
+        count = queryset.count()
+        self.message_user(request, ngettext("%(count)d document queued for re-embedding.",
+                                            "%(count)d documents queued for re-embedding.", count)
+                          % {"count": count})  # fmt: skip
 
     def get_urls(self):
         own = [
@@ -263,7 +280,7 @@ class DocumentAdmin(admin.ModelAdmin):
         form = RetrievalTestForm(request.GET or None)
         context = {
             **self.admin_site.each_context(request),
-            "title": "Retrieval test",
+            "title": gettext("Retrieval test"),
             "form": form,
             "opts": self.model._meta,
         }
@@ -295,13 +312,14 @@ class DocumentAdmin(admin.ModelAdmin):
 
 
 def index_progress_text(document: Document) -> str:
+    numbers = {"done": document.index_done, "total": document.index_total}
     if document.index_status == Document.IndexStatus.INDEXING:
-        return f"indexing: {document.index_done} of {document.index_total} chunks embedded"
+        return gettext("indexing: %(done)d of %(total)d chunks embedded") % numbers
     if document.index_status == Document.IndexStatus.READY:
-        return f"ready: {document.index_total} chunks"
+        return gettext("ready: %(total)d chunks") % numbers
     if document.index_status == Document.IndexStatus.FAILED:
-        return f"failed after {document.index_done} of {document.index_total} chunks (see the error)"
-    return "pending"
+        return gettext("failed after %(done)d of %(total)d chunks (see the error)") % numbers
+    return gettext("pending")
 
 
 class TagsField(forms.CharField):
@@ -309,16 +327,19 @@ class TagsField(forms.CharField):
         tags = [t.strip() for t in (value or "").split(",") if t.strip()]
         for tag in tags:
             if len(tag) > TAG_MAX_LENGTH:
-                raise ValidationError(f"A tag has at most {TAG_MAX_LENGTH} characters.")
+                raise ValidationError(gettext("A tag has at most %(max)d characters.") % {"max": TAG_MAX_LENGTH})
         return tags
 
 
 class RetrievalTestForm(forms.Form):
-    question = forms.CharField(widget=forms.Textarea(attrs={"rows": 2, "cols": 80}), max_length=2000)
-    game = forms.ModelChoiceField(queryset=Game.objects.order_by("slug"), to_field_name="slug")
-    category = forms.CharField(required=False, max_length=CATEGORY_MAX_LENGTH)
-    tags = TagsField(required=False, help_text="comma-separated; a chunk matches with any of them")
-    k = forms.IntegerField(required=False, min_value=1, max_value=selectors.MAX_K, initial=settings.RETRIEVAL_TOP_K)
+    question = forms.CharField(
+        label=_("Question"), widget=forms.Textarea(attrs={"rows": 2, "cols": 80}), max_length=2000
+    )
+    game = forms.ModelChoiceField(label=_("Game"), queryset=Game.objects.order_by("slug"), to_field_name="slug")
+    category = forms.CharField(label=_("Category"), required=False, max_length=CATEGORY_MAX_LENGTH)
+    tags = TagsField(label=_("Tags"), required=False, help_text=_("comma-separated; a chunk matches with any of them"))
+    k = forms.IntegerField(label=_("Chunks (k)"), required=False, min_value=1, max_value=selectors.MAX_K,
+                           initial=settings.RETRIEVAL_TOP_K)  # fmt: skip
 
 
 # The upload (files or a zip with a manifest) and its batches have their own module.

@@ -40,7 +40,8 @@ from coach.errors import (
     AITimeout,
     PromptTooLong,
 )
-from coach.services.prompt import Turn, history_turns, prompt_build, question_language, quote
+from coach.services.offline import offline_answer
+from coach.services.prompt import Turn, history_turns, prompt_build, quote
 from config.openai_http import async_openai
 from config.plans import Plan, cost_usd
 from knowledge.tokens import count_tokens, count_tokens_by_line, encoding_for
@@ -592,127 +593,6 @@ async def _stream_rest(stream, state: _StreamState, first, model, prompt, tries,
 
 
 # --- the offline provider ----------------------------------------------------------------------------
-# Sentences that speak to an AI rather than to a player are never quoted: retrieved text is data.
-_INSTRUCTION = re.compile(
-    r"ignore\s+(all\s+|any\s+|the\s+)?(previous|prior|above|earlier|preceding)|disregard|system\s+prompt|"
-    r"developer\s+message|you\s+are\s+now|as\s+an\s+ai\b|jailbreak|new\s+instructions|\bassistant\b|"
-    r"\bprompt\b|지시(를|사항)?\s*(무시|따르)|무시하고|시스템\s*프롬프트|프롬프트|너는\s*이제",
-    re.IGNORECASE,
-)
-_TERM = re.compile(r"[0-9a-z]+|[\uac00-\ud7a3]+", re.IGNORECASE)
-_HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
-_STOPWORDS = frozenset(
-    {
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "do",
-        "does",
-        "for",
-        "from",
-        "how",
-        "i",
-        "in",
-        "is",
-        "it",
-        "me",
-        "my",
-        "of",
-        "on",
-        "or",
-        "the",
-        "this",
-        "to",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-        "you",
-        "your",
-        "can",
-        "should",
-        "best",
-    }
-)
-_OFFLINE_POINTS = 4
-_OFFLINE_POINTS_PER_SOURCE = 2
-_OFFLINE_SENTENCE_CHARS = 300
-
-
-def _terms(text: str) -> set[str]:
-    terms = set()
-    for word in _TERM.findall(text.lower()):
-        if _HANGUL_WORD.match(word):
-            # Korean words carry particles (말레니아를, 말레니아의): compare two-syllable pieces.
-            terms.update(word[i : i + 2] for i in range(len(word) - 1)) if len(word) > 1 else terms.add(word)
-        elif word not in _STOPWORDS and (len(word) > 1 or word.isdigit()):
-            terms.add(word)
-    return terms
-
-
-def _source_value(source, name: str) -> str:
-    value = source.get(name) if isinstance(source, dict) else getattr(source, name, None)
-    return str(value or "")
-
-
-def offline_answer(*, question: str, sources: Sequence, game_name: str) -> str:
-    """A useful, deterministic answer quoted from the sources, cited [1], [2]... in the question's language."""
-    korean = question_language(question) == "ko"
-    wanted = _terms(question)
-    points, fallback = [], None
-    for index, source in enumerate(sources, start=1):
-        scored = []
-        for position, sentence in enumerate(_SENTENCE_END.split(_source_value(source, "text"))):
-            sentence = " ".join(sentence.split())
-            # a markdown heading names a topic; it answers nothing
-            if len(sentence) < 8 or _INSTRUCTION.search(sentence) or "<" in sentence or sentence.startswith("#"):
-                continue
-            fallback = fallback or (index, sentence)
-            score = len(wanted & _terms(sentence))
-            if score:
-                scored.append((-score, position, sentence))
-        best = sorted(sorted(scored)[:_OFFLINE_POINTS_PER_SOURCE], key=lambda item: item[1])
-        points += [(index, sentence) for _, _, sentence in best][: _OFFLINE_POINTS - len(points)]
-        if len(points) >= _OFFLINE_POINTS:
-            break
-    if not points and fallback is None:
-        if korean:
-            return (
-                f"죄송해요, 아직 {game_name} 가이드에서 이 질문에 대한 내용을 찾지 못했어요. "
-                "보스나 챔피언 이름, 상황을 조금 더 구체적으로 물어봐 주세요."
-            )
-        return (
-            f"Sorry, the {game_name} guides don't cover this yet. "
-            "Try naming the boss, champion or situation more specifically."
-        )
-    if points:
-        intro = f"{game_name} 가이드에서 찾은 내용이에요:" if korean else f"Here is what the {game_name} guides say:"
-    else:
-        points = [fallback]
-        intro = (
-            "질문과 딱 맞는 내용은 없지만, 가장 가까운 가이드 내용이에요:"
-            if korean
-            else "I found no exact answer, but the closest guide says:"
-        )
-    lines = [intro]
-    for index, sentence in points:
-        if len(sentence) > _OFFLINE_SENTENCE_CHARS:
-            sentence = sentence[:_OFFLINE_SENTENCE_CHARS].rsplit(" ", 1)[0] + "…"
-        lines.append(f"- {sentence} [{index}]")
-    cited = sorted({index for index, _ in points})
-    titles = [f"[{i}] {_source_value(sources[i - 1], 'title')}".strip() for i in cited]
-    lines.append(("출처: " if korean else "Sources: ") + "; ".join(titles))
-    return "\n".join(lines)
-
-
 def _clip_tokens(text: str, limit: int, model: str) -> tuple[str, str]:
     """The text cut to the response limit, as a model stops at max_tokens; with its finish reason."""
     encoding = encoding_for(model)
@@ -806,7 +686,6 @@ __all__ = [
     "async_client",
     "chat_completion",
     "is_reasoning_model",
-    "offline_answer",
     "prompt_token_count",
     "summarize_chunk",
 ]
