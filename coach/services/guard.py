@@ -1,10 +1,17 @@
-"""The semantic-cache hit guard: a near vector is reused only for the same numbers, entities and negation.
+"""The semantic-cache hit guard: a near vector is reused only for the same question in other clothes.
 
-Embedding distance cannot tell "does Yasuo counter Yone" from "does Yone counter Yasuo", "level 50"
-from "level 60", Godrick from Godfrey, or a question from its negation (issue 6). These pure
-functions compare what distance misses; a cached answer is served only when every check agrees.
-A refused hit costs one LLM call, a wrong hit costs the player a wrong answer, so each check errs
-towards refusing. Korean and English.
+Embedding distance cannot tell "does Yasuo counter Yone" from "does Yone counter Yasuo", patch 14.1
+from 14.10, Godrick from Godfrey, "아리 룬" from "아리 상대 룬", or a question from its negation
+(issues 6 and 23). These pure functions compare what distance misses: the game's entities (from its
+catalogue: knowledge.entities.EntityIndex) and the role each plays around relation words (vs, into,
+against, counters, 상대로, 카운터, 으로/로), numbers as written, negation, and topic words (a role, a
+rank, a queue, a modifier such as team or duo, counter vs build). A cached answer is served only when
+every check agrees. A refused hit costs one LLM call, a wrong hit costs the player a wrong answer, so
+each check errs towards refusing.
+
+question_canonical() is the form both sides are compared in, and the text the semantic cache embeds:
+names replaced by their entity ids, Korean politeness endings, filler and punctuation dropped, so
+"혹시 말레나아 물새 난무 어떻게 피해요?ㅠ" and "Malenia 물새 난무 어떻게 피해" read the same.
 """
 
 from __future__ import annotations
@@ -14,13 +21,146 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
+from typing import Protocol
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _NO_SPACE = re.compile(r"\s+")
 
+
+class EntityMatch(Protocol):
+    entity_id: str
+    kind: str
+    start: int
+    end: int
+
+
+class EntityFinder(Protocol):
+    """What the guard needs of a game's entity index (knowledge.entities.EntityIndex has it)."""
+
+    def find(self, text: str) -> list[EntityMatch]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class TermMatch:
+    entity_id: str
+    kind: str
+    start: int
+    end: int
+
+
+class TermIndex:
+    """A plain list of names as an entity index, each name its own entity: for a game with no catalogue
+    (the glossary's terms) and for callers that only have names."""
+
+    def __init__(self, terms: list[str] | tuple[str, ...]):
+        self._pattern = _entity_pattern(tuple(terms))
+
+    def find(self, text: str) -> list[TermMatch]:
+        if self._pattern is None:
+            return []
+        return [TermMatch(_NO_SPACE.sub("", m.group()), "term", m.start(), m.end())
+                for m in self._pattern.finditer(text)]  # fmt: skip
+
+
+@lru_cache(maxsize=256)
+def _entity_pattern(terms: tuple[str, ...]) -> re.Pattern | None:
+    """One alternation, longest term first, so "카직스" wins over "직스" and "Godfrey" never reads "God".
+
+    Latin-script edges need a word boundary ("Vi" is not in "vision"); Hangul edges do not, since
+    particles attach to names ("말레니아는", "야스오가"). Spaces inside a term are optional
+    ("리 신" also reads "리신").
+    """
+    parts = []
+    for term in sorted({question_normalize(t) for t in terms if t and t.strip()}, key=len, reverse=True):
+        escaped = r"\s*".join(re.escape(part) for part in term.split(" "))
+        if re.match(r"[a-z0-9]", term):
+            escaped = r"(?<![a-z0-9])" + escaped
+        if re.search(r"[a-z0-9]$", term):
+            escaped += r"(?![a-z0-9])"
+        parts.append(escaped)
+    if not parts:
+        return None
+    return re.compile("|".join(parts))
+
+
+@lru_cache(maxsize=64)
+def term_index(terms: tuple[str, ...]) -> TermIndex:
+    """The TermIndex of these names, built once."""
+    return TermIndex(terms)
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """Whether a cached question may answer the asked one; `reason` names the first check that failed."""
+
+    ok: bool
+    reason: str | None = None
+
+
+def question_normalize(text: str) -> str:
+    """NFKC, casefold and single spaces: the form every check reads."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def question_language(text: str) -> str:
+    """ "ko" when the question has Hangul, else "en": the answer's language follows the question's."""
+    return "ko" if _HANGUL.search(text) else "en"
+
+
+# --- canonical form -----------------------------------------------------------------------------
+# Filler: words that add nothing to what is asked. Korean ones stand alone ("그 빌드" keeps 그 only
+# when... it never matters: "그" before a noun is "that", which a cached answer cannot resolve anyway).
+_KOREAN_FILLER = re.compile(
+    r"(?:^|(?<=\s))(?:혹시|그|좀|저기|저기요|근데|그런데|님들|형님들|형들|여러분|진짜|정말|제발|다들|그냥)(?=\s|$)"
+    r"|^아니\s+|좀요(?=\s|$)|[ㅋㅎㅠㅜ\u110f\u1112\u116e\u1172]+"  # NFKC turns ㅠ into U+1172
+)
+_ENGLISH_FILLER = re.compile(
+    r"^(?:(?:so|um+|uh+|ok|okay|hey|hi|hello|yo|like|well|guys|quick question)\b[\s,:!]*)+"
+    r"|\b(?:please|pls|plz|guys|lol|kindly)\b"
+    r"|^(?:(?:could|can|would|will)\s+you\s+(?:please\s+|kindly\s+)?(?:tell|show|explain|let)\s+me\s+"
+    r"|(?:could|can|would|will)\s+you\s+(?:please\s+|kindly\s+|mind\s+)?(?:explain|explaining|recommend)\s+"
+    r"|may\s+i\s+ask\s+|i\s+would\s+like\s+to\s+know\s+|i\s+want\s+to\s+know\s+|tell\s+me\s+)"
+)
+# Korean politeness and speech-level endings at a word's end: 피해요/피해?/피하나요 -> 피해/피하;
+# 뭐예요/뭐임 -> 뭐; 있습니까/있음 -> 있; 알려주세요/알려줘 -> 알려주.
+_KOREAN_ENDING = re.compile(
+    r"(?<=[가-힣])(?:습니까|습니다|인가요|이에요|예요|에요|인가|나요|까요|세요|셔요|지요|죠|냐|요|임|음)(?=\s|$)"
+)
+_KOREAN_ENDING_SWAP = [(re.compile(r"(?<=[가-힣])줘(?=\s|$)"), "주"), (re.compile(r"(?<=[가-힣])함(?=\s|$)"), "하"),
+                       (re.compile(r"(?<=[가-힣])됨(?=\s|$)"), "되")]  # fmt: skip
+_POSSESSIVE = re.compile(r"^['’]s\b|(?<=\w)['’]s\b")
+_NOT = re.compile(r"n['’]t\b")  # "doesn't" -> "does not": the negation outlives the apostrophe
+_PUNCTUATION = re.compile(r"[^\w\s.]|(?<!\d)\.|\.(?!\d)|_")
+
+
+def _tidy(piece: str) -> str:
+    return _PUNCTUATION.sub(" ", _POSSESSIVE.sub("", _NOT.sub(" not", piece)))
+
+
+@lru_cache(maxsize=4096)
+def question_canonical(text: str, index: EntityFinder | None = None) -> str:
+    """The question as the cache compares and embeds it: names as ⟦entity id⟧ (aliases, short forms
+    and typos of catalogue names included), Korean politeness endings, filler and punctuation gone."""
+    text = question_normalize(text)
+    parts, previous = [], 0
+    for match in sorted(index.find(text), key=lambda m: m.start) if index is not None else ():
+        if match.start >= previous:
+            parts += [_tidy(text[previous : match.start]), f"⟦{match.entity_id}⟧"]
+            previous = match.end
+    parts.append(_tidy(text[previous:]))
+    text = " ".join(" ".join(parts).split())
+    text = " ".join(_ENGLISH_FILLER.sub(" ", text).split())
+    text = " ".join(_KOREAN_FILLER.sub(" ", text).split())
+    text = _KOREAN_ENDING.sub("", text)
+    for pattern, replacement in _KOREAN_ENDING_SWAP:
+        text = pattern.sub(replacement, text)
+    return " ".join(text.split())
+
+
 # --- numbers ----------------------------------------------------------------------------------
-# "1,000" and "1000" are one number; "14.3" (a patch) stays a decimal; "2페이즈" and "phase 2" agree.
-_NUMBER = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])|\d+(?:\.\d+)?")
+# "1,000" and "1000" are one number; "2페이즈" and "phase 2" agree. A number with a dot is a patch or a
+# version and compares as written: 14.1 is not 14.10, 1.03 is not 1.3, 14.1b is not 14.1.
+_NUMBER = re.compile(r"(?<![\d.])\d{1,3}(?:,\d{3})+(?![\d])|(?<![\d.])\d+(?:\.\d+)+[a-z]?(?![a-z\d])|\d+")
 # Spelled-out numbers that players use for phases, levels and counts. "one" is left out on
 # purpose ("which one is better"), and "second" only counts before a game noun ("wait a second").
 _ENGLISH_WORDS = {
@@ -42,6 +182,32 @@ _KOREAN_NUMBER = re.compile(
 )
 _KOREAN_ORDINAL = re.compile(r"(?<![가-힣])(첫|둘|셋|넷)째")
 _KOREAN_ORDINAL_VALUES = {"첫": 1, "둘": 2, "셋": 3, "넷": 4}
+
+
+def numbers_in(text: str) -> list[str]:
+    """Every number the question mentions, digits or words, as canonical strings, sorted.
+
+    Sorted rather than in order: a paraphrase may move "level 50" to the end; what must never
+    match is a different number. Whole numbers compare as numbers ("05" is 5), dotted ones as written.
+    """
+    text = question_normalize(text)
+    found: list[str] = []
+    for match in _NUMBER.finditer(text):
+        written = match.group()
+        if "." in written:
+            found.append(written)
+        else:  # exact: "level 10000001" and "level 10000009" must stay different
+            found.append(format(Decimal(written.replace(",", "")), "f"))
+    found += [_number(_ENGLISH_WORDS[m.group(1)]) for m in _ENGLISH_NUMBER.finditer(text)]
+    found += ["2"] * len(_ENGLISH_SECOND.findall(text))
+    found += [_number(_KOREAN_WORDS[m.group(1)]) for m in _KOREAN_NUMBER.finditer(text)]
+    found += [_number(_KOREAN_ORDINAL_VALUES[m.group(1)]) for m in _KOREAN_ORDINAL.finditer(text)]
+    return sorted(found)
+
+
+def _number(value: float) -> str:
+    return format(Decimal(str(value)).normalize(), "f")
+
 
 # --- negation ---------------------------------------------------------------------------------
 _ENGLISH_NEGATION = re.compile(
@@ -71,7 +237,7 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
         "mid": r"\bmid\b|미드",
         "bot": r"\b(?:bot|bottom|adc)\b|바텀|봇|원딜",
         "support": r"\bsupp(?:ort)?\b|서폿|서포터",
-        "jungle": r"\bjungle\b|정글",
+        "jungle": r"\bjungl\w*|\bjgl?\b|정글",
     },
     "rank": {
         "iron": r"\biron\b|아이언",
@@ -86,8 +252,10 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
     },
     "team_side": {"blue": r"\bblue\b|블루", "red": r"\bred\b|레드"},
     "attack_defense": {
-        "attack": r"\battack(?:ing|er|ers)?\b|공격",
-        "defense": r"\bdefen(?:se|d|ding|der|ders)\b|수비|방어",
+        # a side of the round, not "attack pattern" or "defense stat"
+        "attack": r"\battack(?:ing)?\s+(?:side|team|round)|\battackers?\b|\bon attack\b|공격\s?(?:팀|측|진영|턴)",
+        "defense": r"\bdefen(?:se|ding|ce)\s+(?:side|team|round)|\bdefenders?\b|\bon defen[sc]e\b"
+        r"|수비|방어\s?(?:팀|측|진영|턴)",
     },
     "site": {"a": r"\ba\s*(?:site|사이트)", "b": r"\bb\s*(?:site|사이트)", "c": r"\bc\s*(?:site|사이트)"},
     "timing": {
@@ -125,7 +293,9 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
     },
     "facet": {
         "runes": r"\brunes?\b|룬",
-        "items": r"\bitems?\b|코어템|아이템|템트리",
+        # what to build and what counters it are different answers (counter vs build)
+        "build": r"\bbuild\w*|\bitems?\b|빌드|코어템|아이템|템트리|(?<![가-힣])템(?![가-힣])",
+        "counter": r"\bcounter\w*|카운터",
         "combo": r"\bcombos?\b|콤보",
         "skill_order": r"\bskill order\b|스킬\s?순서|선마",
         "rewards": r"\b(?:drops?|rewards?)\b|보상|드랍",
@@ -136,80 +306,144 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
         "teleport": r"\bteleport\w*|순간이동",
         "smoke": r"\bsmokes?\b|연막",
     },
-    "mode": {"solo": r"\bsolo\b|솔로|솔랭", "duo": r"\bduo\b|듀오", "pvp": r"\bpvp\b", "pve": r"\bpve\b"},
+    # Modifiers that change whom or what the question is about: a team mode, a queue, playing alone.
+    "mode": {
+        "solo": r"\bsolo\b(?!\s?q)|솔로(?!\s?랭)|솔플",
+        "duo": r"\bduo\b|듀오",
+        "team": r"\bteam\b|(?<![가-힣])팀(?![원파])",
+        "coop": r"\bco[\s-]?op\b|협동|멀티",
+        "summons": r"\bsummons?\b|소환(?!사)",
+        "pvp": r"\bpvp\b",
+        "pve": r"\bpve\b",
+    },
+    "queue": {
+        "solo_queue": r"\bsolo\s?q\w*|솔랭|솔로\s?랭크",
+        "flex": r"\bflex\b|자랭|자유\s?랭크",
+        "ranked": r"\branked\b|(?<![가-힣])랭크|랭겜",
+        "normal": r"\bnormals?\b|일반\s?게임|일겜|(?<![가-힣])일반(?![가-힣])",
+        "aram": r"\baram\b|칼바람",
+    },
 }
 _TOPIC_PATTERNS = [(group, member, re.compile(pattern)) for group, members in _TOPIC_WORDS.items()
                    for member, pattern in members.items()]  # fmt: skip
 
 
-@dataclass(frozen=True)
-class GuardVerdict:
-    """Whether a cached question may answer the asked one; `reason` names the first check that failed."""
+# --- roles ------------------------------------------------------------------------------------
+# Around a relation word the order of two names decides whose side the player is on: "Yasuo vs Yone",
+# "Yasuo into Yone", "Yasuo against Yone", "야스오로 요네 상대", "요네 상대로 야스오" all have Yasuo as the
+# player's pick ("me") and Yone as the opponent ("opp"); "does Yasuo counter Yone", "요네가 야스오
+# 카운터예요" make one the counterer and the other the countered. A relation word with no name beside
+# it still changes the question ("아리 룬" is not "아리 상대 룬"): it counts as an unnamed opponent.
+_VERSUS = re.compile(r"(?<![a-z])(?:vs\.?|versus|against|into|facing|deal(?:ing)? with)(?![a-z])|(?<![가-힣])대(?=\s)")
+_VERSUS_ALONE = re.compile(r"(?<![a-z])(?:vs\.?|versus|against)(?![a-z])")  # no name beside it: a modifier
+_KOREAN_OPPONENT = re.compile(r"상대(?:로|하|해|할|를|에)?")
+_KOREAN_TO = re.compile(r"(?:한테|에게)(?![가-힣])")
+_COUNTERED_BY = re.compile(r"(?<![a-z])countered\s+by(?![a-z])")
+_COUNTER = re.compile(r"(?<![a-z])counter(?:s|ing)?(?![a-z])|카운터")
+_AS = re.compile(r"(?<![a-z])as\s+$")
+_WITH = re.compile(r"(?:으로|로)(?![가-힣])")  # 야스오로 요네 상대: the player's pick
+# What may stand between a name and its relation word: articles, copulas, particles, a verdict word.
+_GAP_WORDS = frozenset({
+    "is", "are", "a", "an", "the", "s", "to", "for", "of", "good", "strong", "weak", "bad", "really", "so", "pick",
+    "picks", "가", "이", "은", "는", "의", "을", "를", "랑", "이랑", "와", "과",
+})  # fmt: skip
+_GAP_TOKEN = re.compile(r"[a-z]+|[가-힣]+|\d+")
+_OTHER_SIDE = {"me": "opp", "opp": "me", "counterer": "countered", "countered": "counterer"}
 
-    ok: bool
-    reason: str | None = None
+
+def _gap_ok(gap: str) -> bool:
+    return len(gap) <= 24 and all(token in _GAP_WORDS for token in _GAP_TOKEN.findall(gap))
 
 
-def question_normalize(text: str) -> str:
-    """NFKC, casefold and single spaces: the form every check reads."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+def _beside(text: str, matches: list, start: int, end: int) -> tuple[int | None, int | None]:
+    """The names just before and just after text[start:end] (indices into matches), if any."""
+    left = right = None
+    for i, match in enumerate(matches):
+        if match.end <= start and _gap_ok(text[match.end : start]):
+            left = i
+        if match.start >= end and right is None and _gap_ok(text[end : match.start]):
+            right = i
+    return left, right
 
 
-def question_language(text: str) -> str:
-    """ "ko" when the question has Hangul, else "en": the answer's language follows the question's."""
-    return "ko" if _HANGUL.search(text) else "en"
-
-
-def numbers_in(text: str) -> list[str]:
-    """Every number the question mentions, digits or words, as canonical strings, sorted.
-
-    Sorted rather than in order: a paraphrase may move "level 50" to the end; what must never
-    match is a different number.
-    """
+def roles_in(text: str, index: EntityFinder | None) -> tuple[tuple[str, str], ...]:
+    """(role, entity id) for each name the question uses, sorted, with ("opp", "?") for a relation word
+    that names no one. Names without a relation word have no role ("" ); two or more of one kind
+    without roles keep their order ("#1", "#2"), since "야스오 요네 라인전" is a matchup too."""
     text = question_normalize(text)
-    found: list[Decimal] = []  # exact: "level 10000001" and "level 10000009" must stay different
-    for match in _NUMBER.finditer(text):
-        found.append(Decimal(match.group().replace(",", "")))
-    for match in _ENGLISH_NUMBER.finditer(text):
-        found.append(Decimal(_ENGLISH_WORDS[match.group(1)]))
-    found += [Decimal(2)] * len(_ENGLISH_SECOND.findall(text))
-    for match in _KOREAN_NUMBER.finditer(text):
-        found.append(Decimal(_KOREAN_WORDS[match.group(1)]))
-    for match in _KOREAN_ORDINAL.finditer(text):
-        found.append(Decimal(_KOREAN_ORDINAL_VALUES[match.group(1)]))
-    return sorted(format(value.normalize(), "f") for value in found)
+    matches = sorted(index.find(text), key=lambda m: m.start) if index is not None else []
+    roles: dict[int, str] = {}
+    unnamed: list[str] = []
+
+    def mark(i: int | None, role: str) -> None:
+        if i is not None:
+            roles.setdefault(i, role)
+
+    for found in _COUNTERED_BY.finditer(text):
+        left, right = _beside(text, matches, found.start(), found.end())
+        mark(left, "countered")
+        mark(right, "counterer")
+    for found in _COUNTER.finditer(text):
+        if _COUNTERED_BY.match(text, found.start()):
+            continue
+        left, right = _beside(text, matches, found.start(), found.end())
+        if found.group() == "카운터" or left is None or right is None:
+            mark(left, "countered")  # "Yasuo counters", "야스오 카운터": the ones that beat Yasuo
+            mark(right, "countered" if left is None else "counterer")  # "counter to Jinx"
+        else:
+            mark(left, "counterer")  # "does Yasuo counter Yone"
+            mark(right, "countered")
+    for found in _VERSUS.finditer(text):
+        left, right = _beside(text, matches, found.start(), found.end())
+        mark(left, "me")
+        mark(right, "opp")
+        if left is None and right is None and _VERSUS_ALONE.fullmatch(found.group()):
+            unnamed.append("opp")
+    for found in _KOREAN_OPPONENT.finditer(text):
+        left, right = _beside(text, matches, found.start(), found.end())
+        mark(left, "opp")
+        mark(right, "me")
+        if left is None and right is None:
+            unnamed.append("opp")
+    for found in _KOREAN_TO.finditer(text):
+        left, _ = _beside(text, matches, found.start(), found.end())
+        if left is not None and matches[left].end == found.start():
+            mark(left, "opp")
+    for i, match in enumerate(matches):
+        if _WITH.match(text, match.end) or _AS.search(text, 0, match.start):
+            mark(i, "me")
+    if roles:  # the other name of a matchup plays the other side: "Yone matchup as Yasuo"
+        sides = {(role, matches[i].kind) for i, role in roles.items()}
+        for i, match in enumerate(matches):
+            if i in roles:
+                continue
+            other = [_OTHER_SIDE[role] for role, kind in sides if kind == match.kind
+                     and (_OTHER_SIDE[role], kind) not in sides]  # fmt: skip
+            if len(set(other)) == 1:
+                roles[i] = other[0]
+    plain_by_kind: dict[str, int] = {}
+    for i, match in enumerate(matches):
+        if i not in roles:
+            plain_by_kind[match.kind] = plain_by_kind.get(match.kind, 0) + 1
+    seen: dict[str, int] = {}
+    out = []
+    for i, match in enumerate(matches):
+        role = roles.get(i, "")
+        if not role and plain_by_kind[match.kind] > 1:
+            seen[match.kind] = seen.get(match.kind, 0) + 1
+            role = f"#{seen[match.kind]}"
+        out.append((role, match.entity_id))
+    out += [(role, "?") for role in unnamed]
+    return tuple(sorted(out))
 
 
-@lru_cache(maxsize=256)
-def _entity_pattern(terms: tuple[str, ...]) -> re.Pattern | None:
-    """One alternation, longest term first, so "카직스" wins over "직스" and "Godfrey" never reads "God".
-
-    Latin-script edges need a word boundary ("Vi" is not in "vision"); Hangul edges do not, since
-    particles attach to names ("말레니아는", "야스오가"). Spaces inside a term are optional
-    ("리 신" also reads "리신").
-    """
-    parts = []
-    for term in sorted({question_normalize(t) for t in terms if t and t.strip()}, key=len, reverse=True):
-        escaped = r"\s*".join(re.escape(part) for part in term.split(" "))
-        if re.match(r"[a-z0-9]", term):
-            escaped = r"(?<![a-z0-9])" + escaped
-        if re.search(r"[a-z0-9]$", term):
-            escaped += r"(?![a-z0-9])"
-        parts.append(escaped)
-    if not parts:
-        return None
-    return re.compile("|".join(parts))
-
-
-def entities_in(text: str, terms: list[str] | tuple[str, ...]) -> list[str]:
-    """The glossary terms the question names, in the order it names them.
-
-    Compared without spaces, so the glossary's spellings "리 신" and "리신" name one champion.
-    """
-    pattern = _entity_pattern(tuple(terms))
-    if pattern is None:
+def entities_in(text: str, index: EntityFinder | list[str] | tuple[str, ...] | None) -> list[str]:
+    """The entity ids the question names, in the order it names them."""
+    if isinstance(index, (list, tuple)):
+        index = term_index(tuple(index))
+    if index is None:
         return []
-    return [_NO_SPACE.sub("", match.group()) for match in pattern.finditer(question_normalize(text))]
+    return [match.entity_id for match in sorted(index.find(question_normalize(text)), key=lambda m: m.start)]
 
 
 def negations_in(text: str) -> int:
@@ -228,21 +462,31 @@ def topics_in(text: str) -> dict[str, frozenset[str]]:
     return {group: frozenset(members) for group, members in found.items()}
 
 
-_CHECKS = ("language", "numbers", "entities", "negation", "topic")
+_CHECKS = ("language", "entities", "roles", "numbers", "negation", "topic")
+_NAME_TOKEN = re.compile(r"⟦[^⟧]*⟧")
+# A catalogue name with a number in it ("2페이즈" as phase-2) is compared by the numbers check, which also
+# reads "두 번째 페이즈" and "second phase": as an entity it would refuse those rewordings.
+_NUMBERED = re.compile(r"\d")
 
 
 @lru_cache(maxsize=4096)
-def _facts(text: str, terms: tuple[str, ...]) -> tuple:
-    """What guard_check compares, in _CHECKS' order. Cached: a lookup checks one question against
-    up to k cached ones, and popular cached questions come up again and again."""
-    return (question_language(text), numbers_in(text), entities_in(text, terms), negations_in(text), topics_in(text))
+def _facts(text: str, index: EntityFinder | None) -> tuple:
+    """What guard_check compares, in _CHECKS' order. Negation and topic words are read from the canonical
+    form with the names taken out ("아니" as filler is not a negation, "Vi" is not a topic word).
+    Cached: a lookup checks one question against up to k cached ones, and popular ones come up often."""
+    rest = _NAME_TOKEN.sub(" ", question_canonical(text, index))
+    roles = tuple(role for role in roles_in(text, index) if not _NUMBERED.search(role[1]))
+    return (question_language(text), tuple(sorted(entity for _, entity in roles if entity != "?")), roles,
+            numbers_in(text), negations_in(rest), topics_in(rest))  # fmt: skip
 
 
-def guard_check(asked: str, cached: str, *, terms: list[str] | tuple[str, ...]) -> GuardVerdict:
-    """May the answer to `cached` be served for `asked`? Same language, numbers, entities in order, negation
-    and topic words."""
-    terms = tuple(terms)
-    for check, mine, theirs in zip(_CHECKS, _facts(asked, terms), _facts(cached, terms), strict=True):
+def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
+                terms: list[str] | tuple[str, ...] | None = None) -> GuardVerdict:  # fmt: skip
+    """May the answer to `cached` be served for `asked`? Same language, entities, roles, numbers as
+    written, negation and topic words. `terms`: a plain list of names, when there is no index."""
+    if index is None and terms is not None:
+        index = term_index(tuple(terms))
+    for check, mine, theirs in zip(_CHECKS, _facts(asked, index), _facts(cached, index), strict=True):
         if mine != theirs:
             return GuardVerdict(False, check)
     return GuardVerdict(True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from coach.services.guard import guard_check, question_language
+from coach.services.guard import EntityFinder, guard_check, question_language, term_index
 
 from . import pg_index, redis_index
 from .clients import cache_redis_url, redis_async, redis_failed, redis_skipped, redis_sync
@@ -50,13 +50,14 @@ class SemanticHit:
 # --- the decision (pure; the benchmark calls it too) ---------------------------------------------
 
 
-def semantic_hit_choose(*, question: str, candidates: list[Candidate], terms: tuple[str, ...] | list[str],
+def semantic_hit_choose(*, question: str, candidates: list[Candidate], index: EntityFinder | None,
                         max_distance: float, guard: bool = True) -> Candidate | None:  # fmt: skip
-    """The nearest candidate within max_distance that the guard lets through, or None."""
+    """The nearest candidate within max_distance that the guard lets through, or None. `index`: the
+    game's entity names (knowledge.selectors.entity_index)."""
     for candidate in sorted(candidates, key=lambda c: c.distance):
         if candidate.distance > max_distance:
             return None
-        if not guard or guard_check(question, candidate.question, terms=terms).ok:
+        if not guard or guard_check(question, candidate.question, index=index).ok:
             return candidate
     return None
 
@@ -212,7 +213,7 @@ def semantic_cache_lookup(
     except Exception as exc:
         _failed(backend, "semantic lookup", exc)
         return None
-    return _hit(semantic_hit_choose(question=question, candidates=candidates, terms=terms,
+    return _hit(semantic_hit_choose(question=question, candidates=candidates, index=term_index(terms),
                                     max_distance=_max_distance(), guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
 
 
@@ -242,7 +243,7 @@ async def asemantic_cache_lookup(
     except Exception as exc:
         _failed(backend, "semantic lookup", exc)
         return None
-    return _hit(semantic_hit_choose(question=question, candidates=candidates, terms=terms,
+    return _hit(semantic_hit_choose(question=question, candidates=candidates, index=term_index(terms),
                                     max_distance=_max_distance(), guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
 
 
