@@ -1,61 +1,58 @@
-"""Benchmark 4: the semantic cache's hit rate and wrong-hit rate across thresholds, with and without the guard.
+"""Benchmark 4: the semantic cache's hits and wrong hits per kind of question pair, per embedder, with and
+without the guard, on a dev part and a held-out part.
 
-Reads the labelled question pairs in bench/data/question_pairs.jsonl (Korean and English; paraphrases
-that should hit, near misses that must not), embeds them with the offline embedder, and measures
-two ways:
+Reads labelled question pairs (bench/data/hard_pairs.jsonl by default: Korean and English, six kinds
+that mean the same -- paraphrase, mixed ko/en spelling, politeness, typo, filler, word order -- and six
+kinds of look-alike that must not share an answer -- reversed matchup, other entity, other patch,
+modifier, negation, counter vs build; bench/data/question_pairs.jsonl is the older, easier set, kept
+as a regression check). Each pair alone: the asked question may reuse the stored one's answer when
+the scope matches (game, category, language), the cosine distance is within the threshold and, with
+the guard, coach.services.cache.semantic_hit_choose (what the lookup runs) agrees.
 
-  pairs  in-process: each pair alone; the asked question may reuse the stored one's answer when the
-         scope matches (game, category, language), the distance is within the threshold and, with
-         the guard, coach.services.guard agrees.
-  index  through a real RediSearch index (an embedded Valkey this script starts): every stored
-         question is written with the service's store, every asked question goes through the
-         service's KNN query, and coach.services.cache.semantic_hit_choose (what
-         semantic_cache_lookup runs) decides. A hit is right when it returns an entry of the same
-         intent, wrong otherwise, so the other 200-odd entries act as distractors.
+For each embedder (hash: hashed n-grams; e5: multilingual-e5-small in-process) the cache key is either
+the raw question's embedding or the canonical question's (coach.services.guard.question_canonical:
+names as entity ids, politeness endings, filler and punctuation gone). The threshold is chosen on the
+dev part only (the best hit rate with wrong hits <= 1% of its look-alikes); the held-out part is then
+read at that threshold, never tuned on. The guard's entities come from the games' catalogues
+(knowledge.selectors.entity_index), or from a pairs file's "entities" when it has them.
 
-The guard's glossary is the union of the pairs' entities per game. Prints a table, writes JSON to
-bench/results/semantic_cache.json, and recommends the threshold with the best hit rate whose
-wrong-hit rate stays at or below 1% in both modes.
+Also measured: the guard's and canonicalisation's CPU per lookup (microseconds, caches cold), and
+the embedding of the canonical text per question.
 
-    .venv/bin/python bench/semantic_cache.py [--mode pairs|index|all] [--embedder offline|configured] [--out PATH]
+    .venv/bin/python bench/semantic_cache.py [--data PATH] [--embedders hash,e5] [--out PATH]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "bench" / "data" / "question_pairs.jsonl"
+DATA = ROOT / "bench" / "data" / "hard_pairs.jsonl"
 RESULTS = ROOT / "bench" / "results"
-THRESHOLDS = [round(0.02 * i, 2) for i in range(1, 26)]  # 0.02 .. 0.50
+CATALOGUE = ROOT / "knowledge" / "catalogue"
+THRESHOLDS = [round(0.02 * i, 2) for i in range(1, 31)]  # 0.02 .. 0.60
 WRONG_HIT_LIMIT = 0.01
+SPLITS = ("dev", "holdout")
 
 
-def _setup_django(redis_url: str | None, *, configured_embedder: bool = False) -> None:
+def _setup_django() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    if not configured_embedder:
-        os.environ["OPENAI_API_KEY"] = ""  # the offline embedder: no network, reproducible
-    if redis_url:
-        os.environ["REDIS_URL"] = redis_url
-        os.environ["COACH_CACHE_REDIS_URL"] = redis_url
-    os.environ["SEMANTIC_CACHE_BACKEND"] = "redis"
+    os.environ["OPENAI_API_KEY"] = ""  # offline embedders only: no network, reproducible
     import django
 
     django.setup()
 
 
-def load_pairs(path: Path = DATA) -> list[dict]:
+def load_pairs(path: Path) -> list[dict]:
     pairs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     for pair in pairs:
         stored, asked = pair["stored"], pair["asked"]
@@ -72,287 +69,260 @@ def _lang(side: dict) -> str:
     return question_language(side["question"])
 
 
-def glossaries(pairs: list[dict]) -> dict[str, tuple[str, ...]]:
-    terms: dict[str, set[str]] = defaultdict(set)
-    for pair in pairs:
-        for side in ("stored", "asked"):
-            terms[pair[side]["game"]].update(pair["entities"])
-    return {game: tuple(sorted(found)) for game, found in terms.items()}
+def entity_indexes(pairs: list[dict]) -> dict[str, object]:
+    """The guard's entity index per game: the pairs' own "entities" (the older set), else the catalogue."""
+    from coach.services.guard import term_index
+
+    games = {pair[side]["game"] for pair in pairs for side in ("stored", "asked")}
+    if all("entities" in pair for pair in pairs):
+        terms: dict[str, set[str]] = defaultdict(set)
+        for pair in pairs:
+            terms[pair["stored"]["game"]].update(pair["entities"])
+        return {game: term_index(tuple(sorted(terms[game]))) for game in games}
+    from knowledge.entities import EntityIndex
+
+    indexes = {}
+    for game in games:  # the shipped catalogue as it is, without a database (nor what staff or ingestion add)
+        rows = json.loads((CATALOGUE / f"{game}.json").read_text(encoding="utf-8"))
+        indexes[game] = EntityIndex.build([(row["id"], row["kind"], [row["en"], row["ko"], *row.get("aliases", [])])
+                                           for row in rows])  # fmt: skip
+    return indexes
+
+
+def embedders(names: list[str]) -> dict[str, object]:
+    from django.conf import settings
+
+    from knowledge import embeddings
+
+    out = {}
+    for name in names:
+        if name == "hash":
+            out[name] = embeddings.OfflineEmbedder(settings.EMBEDDING_DIM)
+        elif name == "e5":
+            out[name] = embeddings.E5Embedder(settings.EMBEDDING_DIM)
+        else:
+            raise SystemExit(f"unknown embedder {name!r}")
+    return out
 
 
 def _cosine_distance(a: list[float], b: list[float]) -> float:
     return 1.0 - sum(x * y for x, y in zip(a, b, strict=True))
 
 
-def _rates(outcomes: list[tuple[bool, bool, bool]]) -> dict:
-    """outcomes: (answerable, hit, right) per query."""
-    answerable = sum(1 for a, _, _ in outcomes if a)
-    right = sum(1 for _, hit, ok in outcomes if hit and ok)
-    wrong = sum(1 for _, hit, ok in outcomes if hit and not ok)
-    unanswerable = len(outcomes) - answerable
-    return {
-        "queries": len(outcomes),
-        "answerable": answerable,
-        "right_hits": right,
-        "wrong_hits": wrong,
-        "hit_rate": right / answerable if answerable else 0.0,
-        # Wrong hits over every query: how often a player gets someone else's answer.
-        "wrong_hit_rate": wrong / len(outcomes) if outcomes else 0.0,
-        # And over the questions that should have missed (the near misses' false-positive rate).
-        "wrong_hit_rate_near_misses": (
-            sum(1 for a, hit, ok in outcomes if hit and not ok and not a) / unanswerable if unanswerable else 0.0
-        ),
-        "wrong_share_of_hits": wrong / (right + wrong) if right + wrong else 0.0,
-    }
-
-
-def run_pairs(pairs, vectors, terms) -> dict:
-    """Each pair alone: one stored entry, one asked question."""
+def _outcomes(pairs, distances, indexes, threshold, guard) -> list[tuple[dict, str | None]]:
+    """Each pair alone: (pair, "right" | "wrong" | None)."""
     from coach.services.cache import semantic_hit_choose
     from coach.services.cache.redis_index import Candidate
 
-    table = defaultdict(dict)
-    for guard in (False, True):
-        for threshold in THRESHOLDS:
-            outcomes, wrong_by_kind = defaultdict(list), defaultdict(Counter)
-            for pair in pairs:
-                stored, asked = pair["stored"], pair["asked"]
-                candidates = []
-                if (
-                    stored["game"] == asked["game"]
-                    and stored["category"] == asked["category"]
-                    and (_lang(stored) == _lang(asked))
-                ):
-                    distance = _cosine_distance(vectors[stored["question"]], vectors[asked["question"]])
-                    candidates = [Candidate(pair["id"], stored["question"], distance, {}, (), ())]
-                hit = semantic_hit_choose(
-                    question=asked["question"],
-                    candidates=candidates,
-                    terms=terms.get(asked["game"], ()),
-                    max_distance=threshold,
-                    guard=guard,
-                )
-                for split in ("all", pair["split"]):
-                    outcomes[split].append((pair["same"], hit is not None, pair["same"]))
-                    if hit is not None and not pair["same"]:
-                        wrong_by_kind[split][pair["kind"]] += 1
-            for split, rows in outcomes.items():
-                table[split][(guard, threshold)] = {**_rates(rows), "wrong_hits_by_kind": dict(wrong_by_kind[split])}
-    return dict(table)
-
-
-def run_index(pairs, vectors, terms, embedder) -> dict:
-    """Every stored question in one real RediSearch index; every asked question looked up against all."""
-    from coach.services.cache import redis_index, semantic_cache_store, semantic_hit_choose
-    from coach.services.cache.semantic import semantic_scope
-
-    entries = {}
+    rows = []
     for pair in pairs:
-        stored = pair["stored"]
-        entries[(stored["game"], stored["category"], stored["question"])] = stored["intent"]
-    for (game, category, question), intent in entries.items():
-        entry_id = semantic_cache_store(
-            game=game,
-            category=category,
-            question=question,
-            embedding=vectors[question],
-            model_name=embedder.model_name,
-            payload={"intent": intent},
-            document_ids=[],
-            answer_id=None,
-        )
-        if entry_id is None:
-            raise SystemExit("storing into the Redis index failed; see the log above")
-    intents_in_scope = defaultdict(set)
-    for (game, category, question), intent in entries.items():
-        intents_in_scope[(game, category, _lang({"question": question}))].add(intent)
+        stored, asked = pair["stored"], pair["asked"]
+        candidates = []
+        if _scope(stored) == _scope(asked):
+            candidates = [Candidate(pair["id"], stored["question"], distances[pair["id"]], stored, (), ())]
+        hit = semantic_hit_choose(question=asked["question"], candidates=candidates, index=indexes[asked["game"]],
+                                  max_distance=threshold, guard=guard)  # fmt: skip
+        rows.append((pair, None if hit is None else "right" if pair["same"] else "wrong"))
+    return rows
 
-    queries, timings = [], []
-    seen = set()
+
+def _outcomes_index(pairs, distances_all, indexes, threshold, guard, k) -> list[tuple[dict, str | None]]:
+    """Every stored question of the set is in the cache: the asked one sees its k nearest in scope (what the
+    index's KNN returns). A hit is right when the entry it found has the asked question's intent (the
+    data gives one intent to the questions of a same-meaning pair, and to identical questions)."""
+    from coach.services.cache import semantic_hit_choose
+    from coach.services.cache.redis_index import Candidate
+
+    rows = []
     for pair in pairs:
         asked = pair["asked"]
-        key = (asked["game"], asked["category"], asked["question"], asked["intent"], pair["split"])
-        if key in seen:
-            continue
-        seen.add(key)
-        scope = semantic_scope(
-            game=asked["game"], category=asked["category"], question=asked["question"], model_name=embedder.model_name
-        )
-        started = time.perf_counter()
-        candidates = redis_index.knn(scope=scope, embedding=vectors[asked["question"]], k=5, within=max(THRESHOLDS))
-        timings.append((time.perf_counter() - started) * 1000)
-        answerable = asked["intent"] in intents_in_scope[(asked["game"], asked["category"], _lang(asked))]
-        queries.append((asked, answerable, candidates, pair["kind"], pair["split"]))
+        nearest = sorted(distances_all[pair["id"]], key=lambda item: item[1])[:k]
+        candidates = [
+            Candidate(side["question"], side["question"], distance, side, (), ()) for side, distance in nearest
+        ]
+        hit = semantic_hit_choose(question=asked["question"], candidates=candidates, index=indexes[asked["game"]],
+                                  max_distance=threshold, guard=guard)  # fmt: skip
+        rows.append((pair, None if hit is None else "right" if hit.payload["intent"] == asked["intent"] else "wrong"))
+    return rows
 
-    table = defaultdict(dict)
-    for guard in (False, True):
-        for threshold in THRESHOLDS:
-            outcomes, wrong_by_kind = defaultdict(list), defaultdict(Counter)
-            for asked, answerable, candidates, kind, split_of in queries:
-                hit = semantic_hit_choose(
-                    question=asked["question"],
-                    candidates=candidates,
-                    terms=terms.get(asked["game"], ()),
-                    max_distance=threshold,
-                    guard=guard,
-                )
-                right = hit is not None and hit.payload["intent"] == asked["intent"]
-                for split in ("all", split_of):
-                    outcomes[split].append((answerable, hit is not None, right))
-                    if hit is not None and not right:
-                        wrong_by_kind[split][kind] += 1
-            for split, rows in outcomes.items():
-                table[split][(guard, threshold)] = {**_rates(rows), "wrong_hits_by_kind": dict(wrong_by_kind[split])}
-    latency = {
-        "knn_ms_p50": statistics.median(timings),
-        "knn_ms_p95": _percentile(timings, 95),
-        "entries": len(entries),
-        "queries": len(queries),
+
+def _scope(side: dict) -> tuple[str, str, str]:
+    return side["game"], side["category"], _lang(side)
+
+
+def _rates(rows: list[tuple[dict, str | None]]) -> dict:
+    same = [outcome for pair, outcome in rows if pair["same"]]
+    alike = [outcome for pair, outcome in rows if not pair["same"]]
+    by_kind: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for pair, outcome in rows:
+        by_kind[pair["kind"]][0] += outcome == ("right" if pair["same"] else "wrong")
+        by_kind[pair["kind"]][1] += 1
+    hits, wrong = same.count("right"), alike.count("wrong")
+    return {
+        "same": len(same),
+        "look_alikes": len(alike),
+        "hits": hits,
+        "wrong_hits": wrong,
+        "hit_rate": hits / len(same) if same else 0.0,
+        "wrong_hit_rate": wrong / len(alike) if alike else 0.0,
+        # a same-meaning question served another question's answer (another entry in the index)
+        "wrong_hits_on_same_meaning": same.count("wrong"),
+        "by_kind": {kind: {"hits": n, "pairs": total} for kind, (n, total) in sorted(by_kind.items())},
     }
-    return {"table": dict(table), "latency": latency}
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1)]
-
-
-def recommend(tables: dict[str, dict]) -> dict | None:
-    """The guarded threshold with the best worst-case hit rate whose wrong hits stay <= 1% in every
-    mode and split (the held-out pairs included: they were written after the guard was tuned)."""
-    best = None
+def sweep(pairs, distances, indexes, guard, k: int | None = None) -> dict[float, dict[str, dict]]:
+    """threshold -> split -> rates; with k, against the whole set (distances: pair id -> all candidates)."""
+    table = {}
     for threshold in THRESHOLDS:
-        rows = [table[(True, threshold)] for table in tables.values()]
-        if any(
-            row["wrong_hit_rate"] > WRONG_HIT_LIMIT or row["wrong_hit_rate_near_misses"] > WRONG_HIT_LIMIT
-            for row in rows
+        if k is None:
+            rows = _outcomes(pairs, distances, indexes, threshold, guard)
+        else:
+            rows = _outcomes_index(pairs, distances, indexes, threshold, guard, k)
+        table[threshold] = {split: _rates([r for r in rows if r[0]["split"] == split]) for split in SPLITS}
+    return table
+
+
+def _all_distances(pairs, vectors, texts) -> dict[str, list[tuple[dict, float]]]:
+    """For each pair, every distinct stored question of its scope (game, category, language) and its distance."""
+    stored = {}
+    for pair in pairs:
+        stored.setdefault((*_scope(pair["stored"]), pair["stored"]["question"]), pair["stored"])
+    out = {}
+    for pair in pairs:
+        asked = pair["asked"]
+        mine = vectors[texts[asked["question"]]]
+        out[pair["id"]] = [(side, _cosine_distance(mine, vectors[texts[side["question"]]]))
+                           for key, side in stored.items() if key[:3] == _scope(asked)]  # fmt: skip
+    return out
+
+
+def choose(table: dict[float, dict[str, dict]]) -> float | None:
+    """The dev part's best threshold: the highest hit rate with wrong hits <= 1% of its look-alikes."""
+    best = None
+    for threshold, splits in table.items():
+        dev = splits["dev"]
+        if dev["wrong_hit_rate"] <= WRONG_HIT_LIMIT and (
+            best is None or dev["hit_rate"] > table[best]["dev"]["hit_rate"]
         ):
-            continue
-        score = min(table[(True, threshold)]["hit_rate"] for name, table in tables.items() if name.endswith("/all"))
-        if best is None or score > best["hit_rate"] + 1e-9:
-            best = {"threshold": threshold, "guard": True, "hit_rate": score}
+            best = threshold
     return best
 
 
-def _print_table(name: str, table: dict) -> None:
-    print(
-        f"\n== {name}: hit rate (right hits / answerable) and wrong-hit rate (wrong hits / queries; / near misses) =="
-    )
-    print(
-        f"{'max dist':>8} | {'no guard: hit':>13} {'wrong':>7} {'wrong/nm':>8} | "
-        f"{'guard: hit':>10} {'wrong':>7} {'wrong/nm':>8} | guarded wrong hits by kind"
-    )
-    for threshold in THRESHOLDS:
-        off, on = table[(False, threshold)], table[(True, threshold)]
-        kinds = ", ".join(f"{k} {v}" for k, v in sorted(on["wrong_hits_by_kind"].items())) or "-"
-        print(
-            f"{threshold:>8.2f} | {off['hit_rate']:>13.1%} {off['wrong_hit_rate']:>7.1%} "
-            f"{off['wrong_hit_rate_near_misses']:>8.1%} | {on['hit_rate']:>10.1%} {on['wrong_hit_rate']:>7.1%} "
-            f"{on['wrong_hit_rate_near_misses']:>8.1%} | {kinds}"
-        )
+def guard_cost(pairs, indexes, k: int) -> dict:
+    """CPU of canonicalising the asked question and checking it against k cached ones, caches cold (µs)."""
+    from coach.services import guard
+
+    timings = []
+    for pair in pairs:
+        index = indexes[pair["asked"]["game"]]
+        cached = [pair["stored"]["question"]] + [p["stored"]["question"] for p in pairs[: k - 1]]
+        guard._facts.cache_clear()
+        guard.question_canonical.cache_clear()
+        started = time.perf_counter()
+        guard.question_canonical(pair["asked"]["question"], index)
+        for question in cached:
+            guard.guard_check(pair["asked"]["question"], question, index=index)
+        timings.append((time.perf_counter() - started) * 1e6)
+    timings.sort()
+    return {"k": k, "p50_us": statistics.median(timings), "p95_us": timings[int(0.95 * (len(timings) - 1))]}
+
+
+def _fmt_kinds(rates: dict) -> str:
+    return ", ".join(f"{kind} {v['hits']}/{v['pairs']}" for kind, v in rates["by_kind"].items())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mode", choices=["pairs", "index", "all"], default="all")
-    parser.add_argument("--out", type=Path, default=RESULTS / "semantic_cache.json")
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--embedders", default="hash,e5")
     parser.add_argument(
-        "--embedder",
-        choices=["offline", "configured"],
-        default="offline",
-        help="configured: the embedder OPENAI_API_KEY / EMBEDDING_MODEL select (thresholds differ per model)",
+        "--mode",
+        choices=["index", "pairs"],
+        default="index",
+        help="index: every stored question is a candidate (k nearest); pairs: each pair alone",
     )
+    parser.add_argument("--out", type=Path, default=RESULTS / "semantic_cache.json")
     args = parser.parse_args()
+    _setup_django()
+    from django.conf import settings
 
-    valkey = None
-    tmpdir = None
-    if args.mode in ("index", "all"):
-        sys.path.insert(0, str(ROOT))
-        from config import embedded
+    from coach.services.guard import question_canonical
 
-        tmpdir = tempfile.TemporaryDirectory(prefix="bench-semcache-")
-        valkey = embedded.valkey_start(Path(tmpdir.name), embedded.free_port(), persist=False)
-    try:
-        _setup_django(valkey.url if valkey else None, configured_embedder=args.embedder == "configured")
-        from django.conf import settings
+    pairs = load_pairs(args.data)
+    indexes = entity_indexes(pairs)
+    kinds = Counter((pair["kind"], pair["same"]) for pair in pairs)
+    print(f"{len(pairs)} pairs from {args.data.name}: {sum(p['same'] for p in pairs)} same-meaning, "
+          f"{sum(not p['same'] for p in pairs)} look-alikes; " + ", ".join(
+              f"{split} {sum(p['split'] == split for p in pairs)}" for split in SPLITS))  # fmt: skip
+    print(
+        "kinds: " + ", ".join(f"{k}{'' if s else '*'} {n}" for (k, s), n in sorted(kinds.items())) + "  (* look-alike)"
+    )
 
-        from knowledge.embeddings import get_embedder
+    k = settings.SEMANTIC_CACHE_CANDIDATES
+    cost = guard_cost(pairs, indexes, k)
+    print(f"guard + canonicalisation per lookup ({cost['k']} candidates, cold): p50 {cost['p50_us']:.0f} µs, "
+          f"p95 {cost['p95_us']:.0f} µs")  # fmt: skip
 
-        pairs = load_pairs()
-        terms = glossaries(pairs)
-        embedder = get_embedder()
-        questions = sorted({pair[side]["question"] for pair in pairs for side in ("stored", "asked")})
-        started = time.perf_counter()
-        vectors = dict(zip(questions, embedder.embed(questions, query=True), strict=True))
-        embed_ms = (time.perf_counter() - started) * 1000 / len(questions)
-        kinds = Counter(pair["kind"] for pair in pairs)
-        print(
-            f"{len(pairs)} labelled pairs ({sum(p['same'] for p in pairs)} should hit), "
-            f"{len(questions)} questions, embedder {embedder.model_name} ({embedder.dim} dims, "
-            f"{embed_ms:.2f} ms/question)"
-        )
-        print("kinds: " + ", ".join(f"{k} {v}" for k, v in sorted(kinds.items())))
+    report = {"benchmark": "semantic_cache", "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "data": args.data.name,
+              "machine": {"platform": platform.platform(), "python": platform.python_version(),
+                          "cpus": os.cpu_count()},
+              "pairs": len(pairs), "mode": args.mode, "guard_cost": cost, "configs": []}  # fmt: skip
+    summary = []
+    for name, embedder in embedders(args.embedders.split(",")).items():
+        for key in ("raw", "canonical"):
+            texts = {}
+            for pair in pairs:
+                for side in ("stored", "asked"):
+                    question = pair[side]["question"]
+                    index = indexes[pair[side]["game"]]
+                    texts[question] = question if key == "raw" else question_canonical(question, index)
+            unique = sorted(set(texts.values()))
+            started = time.perf_counter()
+            vectors = dict(zip(unique, embedder.embed(unique, query=True), strict=True))
+            embed_ms = (time.perf_counter() - started) * 1000 / len(unique)
+            distances = {
+                pair["id"]: _cosine_distance(
+                    vectors[texts[pair["stored"]["question"]]], vectors[texts[pair["asked"]["question"]]]
+                )
+                for pair in pairs
+            }
+            if args.mode == "index":
+                distances = _all_distances(pairs, vectors, texts)
+            for guard in (False, True):
+                table = sweep(pairs, distances, indexes, guard, k if args.mode == "index" else None)
+                threshold = choose(table)
+                label = f"{name:<4} {key:<9} {'guard' if guard else 'no guard':<8}"
+                if threshold is None:
+                    print(f"{label}: no threshold keeps dev wrong hits <= 1%")
+                    summary.append((label, None, None))
+                    continue
+                row = table[threshold]
+                summary.append((label, threshold, row))
+                report["configs"].append({"embedder": name, "key": key, "guard": guard, "threshold": threshold,
+                                          "embed_ms_per_question": embed_ms, **row})  # fmt: skip
+                for split in SPLITS:
+                    print(f"{label} @{threshold:.2f} {split:<7}: hits {row[split]['hit_rate']:.0%}, "
+                          f"wrong {row[split]['wrong_hit_rate']:.1%} | {_fmt_kinds(row[split])}")  # fmt: skip
+            print(f"  ({name}, {key}: {embed_ms:.2f} ms per question embedded)")
 
-        tables, extra = {}, {}
-        if args.mode in ("pairs", "all"):
-            for split, table in run_pairs(pairs, vectors, terms).items():
-                tables[f"pairs/{split}"] = table
-                _print_table(f"pairs/{split} (each pair alone, in-process)", table)
-        if args.mode in ("index", "all"):
-            index = run_index(pairs, vectors, terms, embedder)
-            extra["index_latency"] = index["latency"]
-            for split, table in index["table"].items():
-                tables[f"index/{split}"] = table
-                _print_table(f"index/{split} (real RediSearch, {index['latency']['entries']} entries)", table)
-            lat = index["latency"]
-            print(f"\nKNN query through Redis: p50 {lat['knn_ms_p50']:.2f} ms, p95 {lat['knn_ms_p95']:.2f} ms")
-
-        choice = recommend(tables)
-        current = settings.SEMANTIC_CACHE_MAX_DISTANCE
-        print()
-        if choice is None:
-            print("No threshold keeps wrong hits at or below 1% in every mode.")
-        else:
-            rows = {mode: table[(True, choice["threshold"])] for mode, table in tables.items()}
-            summary = "; ".join(
-                f"{mode}: hit {row['hit_rate']:.1%}, wrong {row['wrong_hit_rate']:.1%} "
-                f"({row['wrong_hits']} of {row['queries']})"
-                for mode, row in rows.items()
-            )
-            print(f"Recommended: SEMANTIC_CACHE_MAX_DISTANCE={choice['threshold']:.2f} with the guard ({summary}).")
-            print(
-                f"Current setting: {current:.2f}"
-                + ("" if math.isclose(current, choice["threshold"]) else "  <- differs from the recommendation")
-            )
-
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        report = {
-            "benchmark": "semantic_cache",
-            "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
-            "pairs": len(pairs),
-            "should_hit": sum(p["same"] for p in pairs),
-            "kinds": dict(kinds),
-            "embedder": {"model": embedder.model_name, "dim": embedder.dim, "ms_per_question": embed_ms},
-            "setting_max_distance": current,
-            "recommended": choice,
-            "modes": {
-                mode: [
-                    {"guard": guard, "max_distance": threshold, **row}
-                    for (guard, threshold), row in sorted(table.items())
-                ]
-                for mode, table in tables.items()
-            },
-            **extra,
-        }
-        args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-        print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
-        return 0
-    finally:
-        if valkey is not None:
-            valkey.stop()
-        if tmpdir is not None:
-            tmpdir.cleanup()
+    print("\n| embedder | key | guard | threshold (dev) | dev hits | dev wrong | held-out hits | held-out wrong |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, threshold, row in summary:
+        name, key, *guard = label.split()
+        if row is None:
+            print(f"| {name} | {key} | {' '.join(guard)} | none | - | - | - | - |")
+            continue
+        dev, held = row["dev"], row["holdout"]
+        print(f"| {name} | {key} | {' '.join(guard)} | {threshold:.2f} "
+              f"| {dev['hit_rate']:.0%} ({dev['hits']}/{dev['same']}) "
+              f"| {dev['wrong_hit_rate']:.1%} ({dev['wrong_hits']}/{dev['look_alikes']}) "
+              f"| {held['hit_rate']:.0%} ({held['hits']}/{held['same']}) "
+              f"| {held['wrong_hit_rate']:.1%} ({held['wrong_hits']}/{held['look_alikes']}) |")  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
+    return 0
 
 
 if __name__ == "__main__":
