@@ -254,3 +254,64 @@ class UploadFile(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Entity(models.Model):
+    """A named thing of a game (champion, boss, item, map, role, term) in its Korean and English spellings.
+
+    The shipped catalogue (knowledge/catalogue/<game>.json, `manage.py load_catalogue`) writes rows
+    of source catalogue; a row staff edit becomes source staff and loading leaves it alone.
+    knowledge.selectors.entity_index reads the active ones with the glossary's terms.
+    """
+
+    class Kind(models.TextChoices):
+        CHAMPION = "champion", "Champion"
+        AGENT = "agent", "Agent"
+        BOSS = "boss", "Boss"
+        UNIT = "unit", "Unit"
+        TRAIT = "trait", "Trait"
+        ITEM = "item", "Item"
+        WEAPON = "weapon", "Weapon"
+        ABILITY = "ability", "Ability"
+        MODE = "mode", "Mode"
+        RANK = "rank", "Rank"
+        ROLE = "role", "Role"
+        MAP = "map", "Map"
+        LOCATION = "location", "Location"
+        TERM = "term", "Term"
+
+    class Source(models.TextChoices):
+        CATALOGUE = "catalogue", "Shipped catalogue"
+        STAFF = "staff", "Edited by staff"
+        INGESTION = "ingestion", "Found by ingestion"
+
+    game = models.ForeignKey(Game, on_delete=models.CASCADE, related_name="entities")
+    key = models.SlugField(max_length=100, help_text="The entity's id (malenia, lee-sin): what matches report.")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    name_en = models.CharField(max_length=200, blank=True)
+    name_ko = models.CharField(max_length=200, blank=True)
+    aliases = ArrayField(
+        models.CharField(max_length=200),
+        default=list,
+        blank=True,
+        help_text="Other spellings and short forms, Korean or English.",
+    )
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.STAFF)
+    # Staff switch an entity off rather than delete it, so loading the catalogue does not bring it back.
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["game", "key"]
+        verbose_name_plural = "entities"
+        constraints = [
+            models.UniqueConstraint(fields=["game", "key"], name="entity_unique_key"),
+            models.CheckConstraint(condition=~models.Q(name_en="", name_ko=""), name="entity_has_a_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name_ko or self.name_en
+
+    def names(self) -> list[str]:
+        return [name for name in (self.name_en, self.name_ko, *self.aliases) if name]

@@ -11,12 +11,12 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from coach.services.cache import redis_index
 from config import redis_probe
+from knowledge.selectors import entity_indexes_forget
 from tests.factories import UserFactory
 from tests.servers.asgi import AsgiServer
 from tests.servers.openai_server import OpenAIServer
 
 
-@pytest.fixture(autouse=True)
 def pytest_configure(config):
     """The Korean catalogue compiled from locale/ko's .po before anything loads it (bin/_bootstrap does the same)."""
     from config.catalogue import catalogues_compile
@@ -24,11 +24,13 @@ def pytest_configure(config):
     catalogues_compile()
 
 
+@pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty Redis (caches, throttles, the semantic index and its entries),
     and the process knows it: the next semantic store makes the index again."""
     cache.clear()
     redis_index.indexes_forget()
+    entity_indexes_forget()  # the versions it was built at are gone
     yield
 
 

@@ -365,6 +365,11 @@ KNOWLEDGE_TASK_MAX_RETRIES = env.int("KNOWLEDGE_TASK_MAX_RETRIES", default=8)
 # GLOSSARY_MIN_OCCURRENCES: how often a name must recur in a game's published documents to be seeded
 #   into its glossary (the semantic cache's entity guard); staff curate the result in the admin.
 GLOSSARY_MIN_OCCURRENCES = env.int("GLOSSARY_MIN_OCCURRENCES", default=2)
+# ENTITY_INDEX_CHECK_SECONDS: how long a process trusts its copy of a game's entity index (catalogue,
+#   staff's entities, glossary) before asking the cache whether it changed; the process that changed
+#   it rebuilds at once. ENTITY_INDEX_MAX_SECONDS: a copy is rebuilt at least this often regardless.
+ENTITY_INDEX_CHECK_SECONDS = env.float("ENTITY_INDEX_CHECK_SECONDS", default=5)
+ENTITY_INDEX_MAX_SECONDS = env.float("ENTITY_INDEX_MAX_SECONDS", default=600)
 # UPLOAD_MAX_FILE_BYTES: the largest file the admin's upload takes (uploaded, or unpacked from a zip).
 # UPLOAD_MAX_ZIP_MEMBERS / UPLOAD_MAX_UNPACKED_BYTES: a zip's files and their unpacked total; reads stop
 #   there whatever the zip's headers claim. The request itself is limited by MAX_ADMIN_BODY_BYTES.
