@@ -296,6 +296,8 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
         # what to build and what counters it are different answers (counter vs build)
         "build": r"\bbuild\w*|\bitems?\b|빌드|코어템|아이템|템트리|(?<![가-힣])템(?![가-힣])",
         "counter": r"\bcounter\w*|카운터",
+        "comp": r"\bcomps?\b|\bcompositions?\b|조합",
+        "evolution": r"\bevol\w*|진화",
         "combo": r"\bcombos?\b|콤보",
         "skill_order": r"\bskill order\b|스킬\s?순서|선마",
         "rewards": r"\b(?:drops?|rewards?)\b|보상|드랍",
