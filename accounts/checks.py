@@ -10,7 +10,7 @@ def _google_configured() -> bool:
     # Settings only (GOOGLE_CLIENT_IDS): checks and /readyz must not need the database. A SocialApp
     # added in the admin also works for sign-in, but is not seen here.
     apps = settings.SOCIALACCOUNT_PROVIDERS.get("google", {}).get("APPS", [])
-    return any(app.get("client_id") for app in apps)
+    return any(app.get("client_id") and not app.get("settings", {}).get("staff") for app in apps)
 
 
 @register(deploy=True)

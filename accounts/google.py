@@ -39,7 +39,9 @@ _MAX_AGE = re.compile(r"max-age=(\d+)")
 def google_apps(*, request=None) -> list:
     """allauth's Google apps (settings GOOGLE_CLIENT_IDS, plus any SocialApp added in the admin):
     their client ids (iOS, Android, web) are the audiences we accept."""
-    return [app for app in get_adapter().list_apps(request, provider=GOOGLE_PROVIDER) if app.client_id]
+    apps = get_adapter().list_apps(request, provider=GOOGLE_PROVIDER)
+    # The staff web client (STAFF_GOOGLE_CLIENT_ID) signs staff in to the admin, not players in to the app.
+    return [app for app in apps if app.client_id and not app.settings.get("staff")]
 
 
 def _cache_key(name: str) -> str:

@@ -22,12 +22,16 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
 _servers = []
 _tmpdir: Path | None = None
+_google = None
 
 
 def _stop_all() -> None:
-    global _tmpdir
+    global _tmpdir, _google
     while _servers:
         _servers.pop().stop()
+    if _google is not None:
+        _google.stop()
+        _google = None
     if _tmpdir is not None:
         shutil.rmtree(_tmpdir, ignore_errors=True)
         _tmpdir = None
@@ -40,9 +44,28 @@ def _on_sigterm(signum, frame):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_load_initial_conftests(early_config, parser, args):
-    if "--help" not in args and "--version" not in args and not os.environ.get("GC_TEST_EXTERNAL_SERVICES"):
-        _start()
+    if "--help" not in args and "--version" not in args:
+        if not os.environ.get("GC_TEST_EXTERNAL_SERVICES"):
+            _start()
+        _google_start()
     return (yield)
+
+
+def _google_start() -> None:
+    """Google's OAuth endpoints on loopback: allauth reads their URLs once, when its Google views are
+    imported, so they are in the environment before the settings are."""
+    global _google
+    from tests.servers.google_certs import GoogleCertsServer
+
+    _google = GoogleCertsServer().start()
+    os.environ["GOOGLE_AUTHORIZE_URL"] = f"{_google.base_url}/o/oauth2/v2/auth"
+    os.environ["GOOGLE_TOKEN_URL"] = f"{_google.base_url}/token"
+    os.environ["GOOGLE_USERINFO_URL"] = f"{_google.base_url}/v1/userinfo"
+
+
+def google_web_server():
+    """The Google stand-in the settings' GOOGLE_*_URL point at (the staff web sign-in's tests)."""
+    return _google
 
 
 def _start() -> None:

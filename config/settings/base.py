@@ -212,9 +212,48 @@ GOOGLE_CERTS_TIMEOUT = env.float("GOOGLE_CERTS_TIMEOUT", default=5.0)
 GOOGLE_CERTS_REFETCH_SECONDS = env.int("GOOGLE_CERTS_REFETCH_SECONDS", default=60)
 GOOGLE_CERTS_DEFAULT_MAX_AGE = env.int("GOOGLE_CERTS_DEFAULT_MAX_AGE", default=3600)
 # allauth's own CERTS_URL setting is left alone: its web flow expects the v1 (PEM) document.
+# The app's client ids are "hidden" apps: they name accepted audiences only, so allauth's web flow
+# (which wants exactly one visible app) picks the staff web client below.
 SOCIALACCOUNT_PROVIDERS = {
-    "google": {"APPS": [{"client_id": client_id, "secret": "", "key": ""} for client_id in GOOGLE_CLIENT_IDS]}
+    "google": {
+        "APPS": [
+            {"client_id": client_id, "secret": "", "key": "", "settings": {"hidden": True}}
+            for client_id in GOOGLE_CLIENT_IDS
+        ]
+    }
 }
+# --- staff: Google sign-in to the admin (allauth's web flow, docs/staff.md) ---------------------
+# STAFF_GOOGLE_CLIENT_ID / STAFF_GOOGLE_CLIENT_SECRET: a Google "Web application" OAuth client whose
+#   authorised redirect URI is https://<host>/staff/auth/google/login/callback/. Unset: the admin login
+#   page shows no Google button and takes passwords only.
+# STAFF_GOOGLE_DOMAINS: comma-separated Google Workspace domains whose verified accounts may sign in as
+#   staff (matched against Google's `hd` claim, so a personal Google account with a work address is not
+#   enough). STAFF_GOOGLE_EMAILS: comma-separated single addresses allowed as well (Gmail or Workspace).
+# GOOGLE_AUTHORIZE_URL / GOOGLE_TOKEN_URL / GOOGLE_USERINFO_URL: Google's OAuth endpoints, read by allauth
+#   once at start-up (the tests point them at a stand-in on loopback).
+STAFF_GOOGLE_CLIENT_ID = env("STAFF_GOOGLE_CLIENT_ID", default="")
+STAFF_GOOGLE_CLIENT_SECRET = env("STAFF_GOOGLE_CLIENT_SECRET", default="")
+STAFF_GOOGLE_DOMAINS = [domain.lower().lstrip("@") for domain in env.list("STAFF_GOOGLE_DOMAINS", default=[])]
+STAFF_GOOGLE_EMAILS = [email.lower() for email in env.list("STAFF_GOOGLE_EMAILS", default=[])]
+if STAFF_GOOGLE_CLIENT_ID:
+    SOCIALACCOUNT_PROVIDERS["google"]["APPS"].append(
+        {
+            "client_id": STAFF_GOOGLE_CLIENT_ID,
+            "secret": STAFF_GOOGLE_CLIENT_SECRET,
+            "key": "",
+            "settings": {"staff": True},
+        }
+    )
+SOCIALACCOUNT_PROVIDERS["google"].update(
+    {
+        "AUTHORIZE_URL": env("GOOGLE_AUTHORIZE_URL", default="https://accounts.google.com/o/oauth2/v2/auth"),
+        "ACCESS_TOKEN_URL": env("GOOGLE_TOKEN_URL", default="https://oauth2.googleapis.com/token"),
+        "IDENTITY_URL": env("GOOGLE_USERINFO_URL", default="https://openidconnect.googleapis.com/v1/userinfo"),
+        "SCOPE": ["openid", "email", "profile"],
+        "AUTH_PARAMS": {"prompt": "select_account"},
+    }
+)
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the admin's button POSTs (with its CSRF token) to start the flow
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 # Linking a Google identity to an existing account by email is accounts.services' rule, not allauth's.
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False

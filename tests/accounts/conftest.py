@@ -1,6 +1,7 @@
 """Google on loopback for the accounts tests: its certs server, a signing key, and ID tokens for our apps."""
 
 import pytest
+from django.conf import settings as django_settings
 
 from tests.servers.google_certs import GoogleCertsServer, SigningKey
 
@@ -11,8 +12,18 @@ CLIENT_IDS = (IOS_CLIENT_ID, ANDROID_CLIENT_ID, WEB_CLIENT_ID)
 
 
 def google_apps_setting(*client_ids: str) -> dict:
-    """SOCIALACCOUNT_PROVIDERS as config/settings/base.py builds it from GOOGLE_CLIENT_IDS."""
-    return {"google": {"APPS": [{"client_id": client_id, "secret": "", "key": ""} for client_id in client_ids]}}
+    """SOCIALACCOUNT_PROVIDERS as config/settings/base.py builds it from GOOGLE_CLIENT_IDS (keeping its
+    endpoint URLs, which allauth reads once: whichever test loads its Google views first sees them)."""
+    base = {name: value for name, value in django_settings.SOCIALACCOUNT_PROVIDERS["google"].items() if name != "APPS"}
+    return {
+        "google": {
+            **base,
+            "APPS": [
+                {"client_id": client_id, "secret": "", "key": "", "settings": {"hidden": True}}
+                for client_id in client_ids
+            ],
+        }
+    }
 
 
 @pytest.fixture(scope="session")

@@ -9,22 +9,40 @@ be taken down (connection refused) and brought back on the same port, and can be
         key = SigningKey.generate()
         google.serve(key)
         token = key.id_token(aud="my-client-id", sub="1234", email="a@gmail.com")
+
+It also plays Google's OAuth 2.0 authorization-code flow for web server apps
+(https://developers.google.com/identity/protocols/oauth2/web-server, and OpenID Connect's
+https://developers.google.com/identity/openid-connect/openid-connect):
+
+    google.register_client("web-client-id", "secret")
+    google.signed_in_as = {"sub": "42", "email": "kim@studio.kr", "hd": "studio.kr"}  # who is at the browser
+    GET  /o/oauth2/v2/auth  -> 302 redirect_uri?code=...&state=... (or ?error=access_denied when
+                               signed_in_as is None: the person clicked Cancel)
+    POST /token             -> {access_token, expires_in, scope, token_type, id_token}: the code once,
+                               for the client, secret and redirect_uri it was issued to; id_token signed
+                               with the first served key
+    GET  /v1/userinfo       -> the signed-in account's claims, for `Authorization: Bearer <access_token>`
 """
 
 import base64
 import hashlib
 import hmac
 import json
+import secrets
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 CERTS_PATH = "/oauth2/v3/certs"
+AUTHORIZE_PATH = "/o/oauth2/v2/auth"
+TOKEN_PATH = "/token"
+USERINFO_PATH = "/v1/userinfo"
 GOOGLE_ISSUER = "https://accounts.google.com"
 
 
@@ -113,6 +131,12 @@ class GoogleCertsServer:
         self.fetches = 0
         self._keys: list[SigningKey] = []
         self._lock = threading.Lock()
+        # the OAuth flow: registered clients, who is signed in at the browser, issued codes and tokens
+        self.clients: dict[str, str] = {}
+        self.signed_in_as: dict | None = None
+        self.token_requests: list[dict] = []
+        self._codes: dict[str, dict] = {}
+        self._access_tokens: dict[str, dict] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
@@ -153,6 +177,14 @@ class GoogleCertsServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}{CERTS_PATH}"
 
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def register_client(self, client_id: str, secret: str) -> None:
+        """An OAuth client of type "Web application", as made in Google Cloud's console."""
+        self.clients[client_id] = secret
+
     def serve(self, *keys: SigningKey) -> None:
         """Publish exactly these keys (a rotation adds the new key next to the old one)."""
         with self._lock:
@@ -162,6 +194,11 @@ class GoogleCertsServer:
         with self._lock:
             self._keys = list(keys)
             self.fetches = 0
+            self.clients = {}
+            self.signed_in_as = None
+            self.token_requests = []
+            self._codes = {}
+            self._access_tokens = {}
         self.status = 200
         self.delay = 0.0
         self.max_age = max_age
@@ -176,7 +213,14 @@ class GoogleCertsServer:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
-                if self.path.split("?")[0] != CERTS_PATH:
+                path = self.path.split("?")[0]
+                if path == AUTHORIZE_PATH:
+                    self._authorize()
+                    return
+                if path == USERINFO_PATH:
+                    self._userinfo()
+                    return
+                if path != CERTS_PATH:
                     self._send(404, b"Not Found", "text/html")
                     return
                 with server._lock:
@@ -189,6 +233,89 @@ class GoogleCertsServer:
                 body = json.dumps(server.document()).encode()
                 cache_control = f"public, max-age={server.max_age}, must-revalidate, no-transform"
                 self._send(200, body, "application/json; charset=UTF-8", {"Cache-Control": cache_control})
+
+            def do_POST(self):
+                if self.path.split("?")[0] != TOKEN_PATH:
+                    self._send(404, b"Not Found", "text/html")
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                form = {name: values[0] for name, values in parse_qs(self.rfile.read(length).decode()).items()}
+                with server._lock:
+                    server.token_requests.append(form)
+                    grant = server._codes.pop(form.get("code", ""), None)  # a code works once
+                client_id = form.get("client_id", "")
+                if client_id not in server.clients or server.clients[client_id] != form.get("client_secret"):
+                    self._json(401, {"error": "invalid_client", "error_description": "Unauthorized"})
+                    return
+                if form.get("grant_type") != "authorization_code":
+                    self._json(400, {"error": "unsupported_grant_type"})
+                    return
+                if (
+                    grant is None
+                    or grant["client_id"] != client_id
+                    or grant["redirect_uri"] != form.get("redirect_uri")
+                    or grant["expires"] < time.time()
+                ):
+                    self._json(400, {"error": "invalid_grant", "error_description": "Bad Request"})
+                    return
+                access_token = "ya29." + secrets.token_urlsafe(24)
+                with server._lock:
+                    server._access_tokens[access_token] = grant["claims"]
+                    key = server._keys[0]
+                body = {
+                    "access_token": access_token,
+                    "expires_in": 3599,
+                    "scope": grant["scope"],
+                    "token_type": "Bearer",
+                }
+                if "openid" in grant["scope"].split():
+                    claims = google_claims(aud=client_id, azp=client_id, **grant["claims"])
+                    if grant["nonce"]:
+                        claims["nonce"] = grant["nonce"]
+                    body["id_token"] = key.sign(claims)
+                self._json(200, body)
+
+            def _authorize(self):
+                query = {name: values[0] for name, values in parse_qs(urlsplit(self.path).query).items()}
+                redirect_uri = query.get("redirect_uri", "")
+                if query.get("client_id") not in server.clients or not redirect_uri.startswith(("http://", "https://")):
+                    # Google shows "Error 400: invalid_request" / "401: invalid_client" and never redirects.
+                    self._send(400, b"<html><body>Error 400: invalid_request</body></html>", "text/html")
+                    return
+                if query.get("response_type") != "code":
+                    answer = {"error": "unsupported_response_type"}
+                elif server.signed_in_as is None:
+                    answer = {"error": "access_denied"}
+                else:
+                    code = "4/0A" + secrets.token_urlsafe(24)
+                    with server._lock:
+                        server._codes[code] = {
+                            "client_id": query["client_id"],
+                            "redirect_uri": redirect_uri,
+                            "scope": query.get("scope", ""),
+                            "nonce": query.get("nonce"),
+                            "claims": dict(server.signed_in_as),
+                            "expires": time.time() + 600,
+                        }
+                    answer = {"code": code, "scope": query.get("scope", "")}
+                if "state" in query:
+                    answer["state"] = query["state"]
+                separator = "&" if "?" in redirect_uri else "?"
+                self._send(302, b"", "text/html", {"Location": f"{redirect_uri}{separator}{urlencode(answer)}"})
+
+            def _userinfo(self):
+                authorization = self.headers.get("Authorization", "")
+                with server._lock:
+                    claims = server._access_tokens.get(authorization.removeprefix("Bearer "))
+                if not authorization.startswith("Bearer ") or claims is None:
+                    self._json(401, {"error": "invalid_request", "error_description": "Invalid Credentials"})
+                    return
+                info = google_claims(**claims)
+                self._json(200, {name: value for name, value in info.items()
+                                 if name not in ("iss", "aud", "azp", "iat", "exp")})  # fmt: skip
+
+            def _json(self, status, document):
+                self._send(status, json.dumps(document).encode(), "application/json; charset=utf-8")
 
             def _send(self, status, body, content_type, headers=None):
                 try:
