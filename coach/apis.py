@@ -19,7 +19,7 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from config.errors import ApplicationError, error_body
 from config.views import EventLoopAPIView
 from knowledge.apis import RetrievalFilterSerializer, StrictCharField
-from knowledge.games import agame_get
+from knowledge.games import afilters_check, agame_get
 
 from . import selectors
 from .models import Feedback, QuestionLog
@@ -173,7 +173,8 @@ class AskApi(EventLoopAPIView):
         return True
 
     class AskInputSerializer(RetrievalFilterSerializer):
-        """Validated on the event loop: nothing here reads the database (the game is checked after)."""
+        """Validated on the event loop: nothing here reads the database (the game, its categories and tags
+        are checked after, against knowledge.games' copies)."""
 
         question = StrictCharField(max_length=2000)
         conversation_id = serializers.UUIDField(required=False, allow_null=True)
@@ -202,6 +203,8 @@ class AskApi(EventLoopAPIView):
             "Answers from the game's curated sources within the plan's limits. One call of the plan is spent "
             "(X-Plan-Remaining says what is left; 429 quota_exceeded when none); a resend of the same question "
             "within 5 minutes comes from the exact cache and costs nothing, even with no call left. "
+            "`category` and `tags` must be the game's (GET /api/games, plus the categories staff set on it): "
+            "400 unknown_category or unknown_tag otherwise, with no call spent. "
             "With `Accept: text/event-stream` "
             "the answer streams as Server-Sent Events: `delta` events ({text}) then one `done` event with the "
             "same body as the JSON answer (or an `error` event in the error shape)."
@@ -216,6 +219,7 @@ class AskApi(EventLoopAPIView):
             data.is_valid(raise_exception=True)
             values = data.validated_data
             game = await agame_get(slug=values["game"])
+            await afilters_check(game=game, category=values["category"], tags=values["tags"])
         except (serializers.ValidationError, ApplicationError):
             # Checked on the loop, before the player is read: a deleted or deactivated player's token is
             # still a 401 first, and the 400 says the calls left like every answer.

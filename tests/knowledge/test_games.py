@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from config.errors import ApplicationError
-from knowledge.games import agame_get
+from knowledge.games import UnknownCategory, UnknownTag, afilters_check, agame_get
 from knowledge.models import Game
 
 
@@ -117,3 +117,33 @@ def test_staff_create_and_rename_a_game_in_the_admin(staff_user):
     response = client.post(f"/admin/knowledge/game/{created.pk}/change/", {**form, "name_en": "TFT"})
     assert response.status_code == 302
     assert game("tft").name_en == "TFT"  # the ask path's copy sees the rename at once
+
+
+# --- the categories and tags an ask may filter on (issue 24) --------------------------------------
+def check(game_row, category=None, tags=()):
+    async_to_sync(afilters_check)(game=game_row, category=category, tags=list(tags))
+
+
+@pytest.mark.django_db
+def test_filters_are_checked_from_the_copy_and_a_stream_of_wrong_ones_costs_no_query_each(
+    make_document, elden_ring, django_assert_num_queries
+):
+    make_document(category="boss", tags=["malenia"])
+    with django_assert_num_queries(1):
+        check(elden_ring, "boss", ["malenia"])  # the copy is read once
+    with django_assert_num_queries(0):
+        check(elden_ring, "build")  # staff set it on the game
+        check(elden_ring)
+        for _ in range(50):
+            with pytest.raises(UnknownCategory):
+                check(elden_ring, "bosses")  # read again at most once a FILTERS_MISS_RELOAD_SECONDS
+            with pytest.raises(UnknownTag):
+                check(elden_ring, "boss", ["melania"])
+
+
+@pytest.mark.django_db
+def test_a_document_saved_in_this_process_is_seen_at_once(make_document, elden_ring):
+    make_document(category="boss", tags=["malenia"])
+    check(elden_ring, "boss", ["malenia"])
+    make_document(category="lore", tags=["marika"])
+    check(elden_ring, "lore", ["marika"])
