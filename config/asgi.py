@@ -15,9 +15,11 @@ def _warm() -> None:
     """Load now, before this worker serves, what its first requests would otherwise load on the event
     loop, stalling every request in the worker meanwhile: the URLconf with every view's imports (the
     OpenAI SDK among them) and the tokenizers of the plans' models and of the embedding model. A new
-    worker's first asks took 0.8-0.95 s, and cache probes timed out behind them (bench/README.md)."""
+    worker's first asks took 0.8-0.95 s, and cache probes timed out behind them (bench/README.md).
+    Also the translation catalogues of each language (LocaleMiddleware activates one per request; ~6 ms for ko)."""
     from django.conf import settings
     from django.urls import get_resolver
+    from django.utils.translation import trans_real
 
     from config.plans import plans_all
     from knowledge.tokens import encoding_for
@@ -25,6 +27,8 @@ def _warm() -> None:
     get_resolver().url_patterns  # noqa: B018 - a cached property: reading it imports the URLconf
     for model in {settings.EMBEDDING_MODEL, *(plan.model for plan in plans_all().values())}:
         encoding_for(model)
+    for language, _name in settings.LANGUAGES:
+        trans_real.translation(language)
 
 
 _warm()
