@@ -3,6 +3,7 @@
 import logging
 import math
 import time
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -24,8 +25,10 @@ from coach.services.cache import (
 from coach.services.cache import semantic as semantic_module
 from config.embedded import free_port
 from knowledge.models import Game, GlossaryTerm
+from knowledge.services import catalogue_load
+from tests.servers.openai_server import Reply, ServerError
 
-MODEL = "offline-hash-ngram-v1"
+MODEL = "text-embedding-3-small"  # a model whose threshold is SEMANTIC_CACHE_MAX_DISTANCE
 ANSWER = {"answer": "Roll back through the first flurry, then towards her.", "sources": [], "model": "gpt-4o-mini"}
 
 
@@ -40,11 +43,10 @@ def vector(distance: float = 0.0, axis: int = 1) -> list[float]:
 
 @pytest.fixture(params=["redis", "pgvector"])
 def backend(request, db):
-    """Each test runs once per backend; the glossary is read from knowledge's GlossaryTerm rows."""
-    semantic_module._glossaries.clear()
+    """Each test runs once per backend; the guard's names are the game's entity index (its glossary terms
+    here, the shipped catalogue where a test loads it)."""
     with override_settings(SEMANTIC_CACHE_BACKEND=request.param, SEMANTIC_CACHE_MAX_DISTANCE=0.14):
         yield request.param
-    semantic_module._glossaries.clear()
 
 
 @pytest.fixture
@@ -124,6 +126,16 @@ def test_vectors_from_another_embedding_model_are_never_compared(backend, glossa
     assert lookup(model_name="offline-hash-ngram-v1") is not None
 
 
+def test_each_offline_model_has_the_threshold_the_bench_chose_for_it(backend, glossary):
+    # e5 puts every question of a game within ~0.1 of another: its threshold is far below the setting's
+    e5 = "offline-multilingual-e5-small-q4"
+    assert semantic_module.MAX_DISTANCE_BY_MODEL[e5] < settings.SEMANTIC_CACHE_MAX_DISTANCE
+    store(model_name=e5)
+    with override_settings(SEMANTIC_CACHE_MAX_DISTANCE=0.3):
+        assert lookup(model_name=e5, embedding=vector(0.05)) is not None
+        assert lookup(model_name=e5, embedding=vector(0.1)) is None
+
+
 def test_guard_refuses_a_near_vector_for_a_reversed_matchup(backend, glossary):
     # given "does Yasuo counter Yone" answered
     store("Does Yasuo counter Yone?", game="lol", category="matchup")
@@ -149,6 +161,24 @@ def test_a_refused_nearest_entry_does_not_hide_a_farther_one_that_passes(backend
     hit = lookup("does yasuo counter yone", game="lol", category="matchup", embedding=vector(0.0))
     assert hit is not None
     assert hit.answer_ids == ("right",)
+
+
+@pytest.fixture
+def league(db):
+    """League of Legends with its shipped catalogue of names (knowledge/catalogue), as bin/run loads it."""
+    Game.objects.create(slug="league-of-legends", name_ko="리그 오브 레전드", name_en="League of Legends")
+    catalogue_load(game="league-of-legends")
+
+
+def test_the_catalogue_lets_a_short_form_hit_and_refuses_a_reversed_korean_matchup(backend, league):
+    game = {"game": "league-of-legends", "category": "matchup"}
+    store("노틸러스 서폿 룬 뭐 가요?", **game, answer_id="naut")
+    store("카직스 상대로 리신 어떻게 해요?", **game, embedding=vector(0.0, axis=3), answer_id="lee")
+    # the players' short form and another politeness level: the same question
+    assert lookup("혹시 노틸 서폿 룬 뭐 가야 됨?", **game, embedding=vector(0.01)).answer_ids == ("naut",)
+    # the champions' roles swapped, with a vector as near as the embedder may put it: not the same
+    assert lookup("리신 상대로 카직스 어떻게 해요?", **game, embedding=vector(0.0, axis=3)) is None
+    assert lookup("리신으로 카직스 상대 어떻게 해요?", **game, embedding=vector(0.0, axis=3)).answer_ids == ("lee",)
 
 
 def test_guard_setting_off_serves_on_distance_alone(backend, glossary):
@@ -324,3 +354,55 @@ def test_stores_make_the_index_only_until_it_is_known_and_entries_survive_it_van
         time.sleep(0.05)
     assert hit.answer_ids == ("s-1",)
     assert lookup() is not None  # and the first one
+
+
+# --- confirmation by a small model (coach.services.cache.verify), against the local OpenAI stand-in ---
+
+
+def alookup(question="how to dodge malenia waterfowl dance", **kwargs):
+    fields = {"game": "elden-ring", "category": "boss", "model_name": MODEL, "embedding": vector(0.05)}
+    fields.update(kwargs)
+    return async_to_sync(asemantic_cache_lookup)(question=question, **fields)
+
+
+@pytest.fixture
+def verifying(openai_server, settings):
+    settings.SEMANTIC_CACHE_VERIFY_MODEL = "gpt-4o-mini"
+    return openai_server
+
+
+def test_a_confirmed_hit_is_served_and_its_check_comes_off_the_money_saved(backend, glossary, verifying):
+    # given an answered question that cost 0.002 USD, and a model that says the two questions are one
+    store(payload={**ANSWER, "cost_usd": "0.002"})
+    verifying.answer = "yes"
+    # when a player asks it in other words
+    hit = alookup()
+    # then one small call asked the model about both questions, and the answer is served
+    (request,) = verifying.chat_requests()
+    assert request.model == "gpt-4o-mini" and request.max_tokens == 1
+    assert "how to dodge malenia waterfowl dance" in request.messages[-1]["content"]
+    assert "How do I dodge Malenia's Waterfowl Dance?" in request.messages[-1]["content"]
+    assert hit is not None and hit.payload["answer"] == ANSWER["answer"]
+    # and what the check cost is counted against what the reused answer saved
+    assert 0 < hit.verify_cost_usd < Decimal("0.0001")
+    assert Decimal(hit.payload["cost_usd"]) == Decimal("0.002") - hit.verify_cost_usd
+
+
+@pytest.mark.parametrize("behaviour", [Reply(text="no"), Reply(text="maybe"), ServerError(500)])
+def test_a_hit_the_model_does_not_confirm_is_a_miss(backend, glossary, verifying, behaviour):
+    store()
+    verifying.enqueue(behaviour)
+    assert alookup() is None
+    assert len(verifying.chat_requests()) >= 1
+
+
+def test_without_a_verify_model_no_call_is_made(backend, glossary, openai_server):
+    store()
+    assert alookup() is not None
+    assert openai_server.chat_requests() == []
+
+
+def test_a_guard_refusal_never_reaches_the_model(backend, glossary, verifying):
+    store("Does Yasuo counter Yone?", game="lol", category="matchup")
+    assert alookup("Does Yone counter Yasuo?", game="lol", category="matchup", embedding=vector(0.0)) is None
+    assert verifying.chat_requests() == []

@@ -2,9 +2,12 @@
 
 The backend is chosen once per process: Redis when its server answers FT._LIST (the search
 module), else pgvector (SEMANTIC_CACHE_BACKEND=auto); or forced by the setting. Everything fails
-open: an unreachable store or a failed glossary read is a logged miss, never an error, and never an
-unguarded hit. The caller embeds the question once (the same vector serves retrieval) and passes it
-in with the embedder's model name; vectors of different models are never compared.
+open: an unreachable store or a failed read of the game's entity index is a logged miss, never an
+error, and never an unguarded hit. The caller embeds the question once (the same vector serves
+retrieval) and passes it in with the embedder's model name; vectors of different models are never
+compared. The raw question's vector is the key, not its canonical form's (coach.services.guard): the
+bench measured no gain in held-out hits from embedding the canonical text that would pay for a
+second embedding per ask (25 ms with e5); canonicalisation works inside the guard instead.
 """
 
 from __future__ import annotations
@@ -14,21 +17,27 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from coach.services.guard import EntityFinder, guard_check, question_language, term_index
+from coach.services.guard import EntityFinder, guard_check, question_language
 
 from . import pg_index, redis_index
 from .clients import cache_redis_url, redis_async, redis_failed, redis_skipped, redis_sync
 from .redis_index import Candidate, Scope
+from .verify import asemantic_hit_verify, verify_model
 
 logger = logging.getLogger("coach.cache")
 
 BACKENDS = ("auto", "redis", "pgvector", "off")
 _backend_choice: dict[tuple[str, str], str] = {}
-_glossaries: dict[str, tuple[float, tuple[str, ...]]] = {}
+# The cosine distance within which a cached question may answer, per embedding model, as
+# bench/semantic_cache.py chose it on its dev pairs with the guard on (each model spreads questions
+# differently: e5 puts every question of one game within ~0.1 of another). Other models (OpenAI's)
+# use SEMANTIC_CACHE_MAX_DISTANCE.
+MAX_DISTANCE_BY_MODEL = {"offline-multilingual-e5-small-q4": 0.06, "offline-hash-ngram-v1": 0.24}
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class SemanticHit:
     question: str
     distance: float
     payload: dict
+    verify_cost_usd: Decimal = Decimal(0)  # the model call that confirmed it (verify.py), if any
 
 
 # --- the decision (pure; the benchmark calls it too) ---------------------------------------------
@@ -125,32 +135,19 @@ async def asemantic_cache_backend() -> str:
         return "unavailable"
 
 
-# --- the glossary the guard reads -----------------------------------------------------------------
+# --- the names the guard reads ------------------------------------------------------------------
 
 
-def _glossary_cached(game: str) -> tuple[str, ...] | None:
-    entry = _glossaries.get(game)
-    if entry and entry[0] > time.monotonic():
-        return entry[1]
-    return None
+def _entities(game: str) -> EntityFinder:
+    from knowledge.selectors import entity_index  # knowledge owns the catalogue; staff edit it in the admin
+
+    return entity_index(game)
 
 
-def _glossary_load(game: str) -> tuple[str, ...]:
-    from knowledge.selectors import glossary_terms  # knowledge owns the glossary; staff edit it in the admin
+async def _aentities(game: str) -> EntityFinder:
+    from knowledge.selectors import aentity_index
 
-    terms = tuple(glossary_terms(game=game))
-    _glossaries[game] = (time.monotonic() + settings.SEMANTIC_CACHE_GLOSSARY_SECONDS, terms)
-    return terms
-
-
-def _glossary(game: str) -> tuple[str, ...]:
-    cached = _glossary_cached(game)
-    return cached if cached is not None else _glossary_load(game)
-
-
-async def _aglossary(game: str) -> tuple[str, ...]:
-    cached = _glossary_cached(game)
-    return cached if cached is not None else await sync_to_async(_glossary_load)(game)
+    return await aentity_index(game)
 
 
 # --- lookup -------------------------------------------------------------------------------------
@@ -168,12 +165,16 @@ def _usable(backend: str, embedding: list[float], model_name: str) -> bool:
     return True
 
 
-def _hit(candidate: Candidate | None) -> SemanticHit | None:
+def _hit(candidate: Candidate | None, verify_cost_usd: Decimal = Decimal(0)) -> SemanticHit | None:
     if candidate is None:
         return None
+    payload = candidate.payload
+    if verify_cost_usd:  # the confirmation's cost comes off what the reused answer saves
+        saved = max(Decimal(0), Decimal(str(payload.get("cost_usd") or 0)) - verify_cost_usd)
+        payload = {**payload, "cost_usd": str(saved)}
     return SemanticHit(entry_id=candidate.entry_id, answer_ids=candidate.answer_ids,
                        document_ids=candidate.document_ids, question=candidate.question,
-                       distance=candidate.distance, payload=candidate.payload)  # fmt: skip
+                       distance=candidate.distance, payload=payload, verify_cost_usd=verify_cost_usd)  # fmt: skip
 
 
 def _failed(backend: str, what: str, exc: Exception) -> None:
@@ -183,8 +184,8 @@ def _failed(backend: str, what: str, exc: Exception) -> None:
         logger.error("coach cache: %s failed on pgvector (%s: %s)", what, type(exc).__name__, exc)
 
 
-def _max_distance() -> float:
-    return settings.SEMANTIC_CACHE_MAX_DISTANCE
+def _max_distance(model_name: str) -> float:
+    return MAX_DISTANCE_BY_MODEL.get(model_name, settings.SEMANTIC_CACHE_MAX_DISTANCE)
 
 
 def semantic_cache_lookup(
@@ -204,17 +205,18 @@ def semantic_cache_lookup(
     k = settings.SEMANTIC_CACHE_CANDIDATES
     try:
         if backend == "redis":
-            candidates = redis_index.knn(scope=scope, embedding=embedding, k=k, within=_max_distance())
+            candidates = redis_index.knn(scope=scope, embedding=embedding, k=k, within=_max_distance(model_name))
         else:
             candidates = pg_index.knn(scope=scope, embedding=embedding, k=k)
         if not candidates:
             return None
-        terms = _glossary(game)
+        index = _entities(game)
     except Exception as exc:
         _failed(backend, "semantic lookup", exc)
         return None
-    return _hit(semantic_hit_choose(question=question, candidates=candidates, index=term_index(terms),
-                                    max_distance=_max_distance(), guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
+    return _hit(semantic_hit_choose(question=question, candidates=candidates, index=index,
+                                    max_distance=_max_distance(model_name),
+                                    guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
 
 
 async def asemantic_cache_lookup(
@@ -234,17 +236,25 @@ async def asemantic_cache_lookup(
     k = settings.SEMANTIC_CACHE_CANDIDATES
     try:
         if backend == "redis":
-            candidates = await redis_index.aknn(scope=scope, embedding=embedding, k=k, within=_max_distance())
+            candidates = await redis_index.aknn(scope=scope, embedding=embedding, k=k, within=_max_distance(model_name))
         else:
             candidates = await sync_to_async(pg_index.knn)(scope=scope, embedding=embedding, k=k)
         if not candidates:
             return None
-        terms = await _aglossary(game)
+        index = await _aentities(game)
     except Exception as exc:
         _failed(backend, "semantic lookup", exc)
         return None
-    return _hit(semantic_hit_choose(question=question, candidates=candidates, index=term_index(terms),
-                                    max_distance=_max_distance(), guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
+    chosen = semantic_hit_choose(question=question, candidates=candidates, index=index,
+                                 max_distance=_max_distance(model_name),
+                                 guard=settings.SEMANTIC_CACHE_GUARD)  # fmt: skip
+    model = verify_model()
+    if chosen is None or not model:
+        return _hit(chosen)
+    verdict = await asemantic_hit_verify(question=question, cached_question=chosen.question, model=model)
+    if not verdict.ok:
+        return None
+    return _hit(chosen, verify_cost_usd=verdict.cost_usd)
 
 
 # --- store --------------------------------------------------------------------------------------
