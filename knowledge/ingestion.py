@@ -278,12 +278,6 @@ def collect_sources(
     return sources, errors, walked
 
 
-def collect_files(paths: list[str]) -> tuple[list[Path], list[SourceError]]:
-    """Files named, plus supported files under named directories (sorted); a missing path is an error."""
-    sources, errors, _ = collect_sources(paths)
-    return [source.path for source in sources], errors
-
-
 # --- reading one file -----------------------------------------------------------------------------
 def _decode(raw: bytes) -> str:
     if b"\x00" in raw:
