@@ -1,5 +1,6 @@
 """API error messages in the language the app asks for (Accept-Language: ko or en), with the same codes."""
 
+import httpx
 import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient
@@ -68,3 +69,17 @@ def test_the_language_is_chosen_per_request_under_asgi_too():
 def test_an_app_that_asks_for_neither_language_gets_english(api_client, header):
     extra = {"HTTP_ACCEPT_LANGUAGE": header} if header else {}
     assert _error(api_client.get("/api/games", **extra))[2] == "Authentication credentials were not provided."
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_body_refused_in_front_of_django_is_refused_in_the_apps_language(asgi_server, settings):
+    # Over a real server the ASGI wrapper refuses it before Django (and LocaleMiddleware) sees the request.
+    settings.MAX_REQUEST_BODY_BYTES = 4096
+    body = b"x" * 5000
+    with httpx.Client(base_url=asgi_server.url, timeout=30) as http:
+        korean = http.post("/api/coach/ask", content=body, headers={"Accept-Language": "ko"})
+        english = http.post("/api/coach/ask", content=body, headers={"Accept-Language": "en-GB"})
+
+    assert _error(korean) == (413, "request_too_large", "요청 본문이 너무 큽니다.")
+    assert _error(english) == (413, "request_too_large", "The request body is too large.")
