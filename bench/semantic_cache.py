@@ -40,6 +40,8 @@ RESULTS = ROOT / "bench" / "results"
 CATALOGUE = ROOT / "knowledge" / "catalogue"
 THRESHOLDS = [round(0.02 * i, 2) for i in range(1, 31)]  # 0.02 .. 0.60
 WRONG_HIT_LIMIT = 0.01
+KNEE = 0.02
+RUN_FIELDS = ("hit_rate", "wrong_hit_rate", "wrong_hits")
 SPLITS = ("dev", "holdout")
 
 
@@ -198,34 +200,48 @@ def _all_distances(pairs, vectors, texts) -> dict[str, list[tuple[dict, float]]]
 
 
 def choose(table: dict[float, dict[str, dict]]) -> float | None:
-    """The dev part's best threshold: the highest hit rate with wrong hits <= 1% of its look-alikes."""
-    best = None
-    for threshold, splits in table.items():
-        dev = splits["dev"]
-        if dev["wrong_hit_rate"] <= WRONG_HIT_LIMIT and (
-            best is None or dev["hit_rate"] > table[best]["dev"]["hit_rate"]
-        ):
-            best = threshold
-    return best
+    """The dev part's threshold: the smallest whose hit rate is within KNEE of the best hit rate any threshold
+    reaches with wrong hits <= 1% of the dev look-alikes (past the knee, more reach buys few hits and
+    exposes the cache to look-alikes the dev part lacks)."""
+    allowed = [t for t, splits in table.items() if splits["dev"]["wrong_hit_rate"] <= WRONG_HIT_LIMIT]
+    if not allowed:
+        return None
+    best = max(table[t]["dev"]["hit_rate"] for t in allowed)
+    return min(t for t in allowed if table[t]["dev"]["hit_rate"] >= best - KNEE)
 
 
 def guard_cost(pairs, indexes, k: int) -> dict:
-    """CPU of canonicalising the asked question and checking it against k cached ones, caches cold (µs)."""
+    """CPU of canonicalising the asked question and checking it against k cached ones (µs): "cold" with every
+    cache empty, "warm" with the cached questions' facts already read (a popular entry's are)."""
+    import gc
+
     from coach.services import guard
 
-    timings = []
-    for pair in pairs:
-        index = indexes[pair["asked"]["game"]]
-        cached = [pair["stored"]["question"]] + [p["stored"]["question"] for p in pairs[: k - 1]]
-        guard._facts.cache_clear()
-        guard.question_canonical.cache_clear()
-        started = time.perf_counter()
-        guard.question_canonical(pair["asked"]["question"], index)
-        for question in cached:
-            guard.guard_check(pair["asked"]["question"], question, index=index)
-        timings.append((time.perf_counter() - started) * 1e6)
-    timings.sort()
-    return {"k": k, "p50_us": statistics.median(timings), "p95_us": timings[int(0.95 * (len(timings) - 1))]}
+    timings: dict[str, list[float]] = {"cold": [], "warm": []}
+    gc.disable()  # a collection landing in one lookup says nothing about the guard
+    try:
+        for pair in pairs:
+            index = indexes[pair["asked"]["game"]]
+            cached = [pair["stored"]["question"]] + [p["stored"]["question"] for p in pairs[: k - 1]]
+            for state in ("cold", "warm"):
+                for cache in (guard._facts, guard._names, guard.question_canonical):
+                    cache.cache_clear()
+                if state == "warm":
+                    for question in cached:
+                        guard.guard_check(question, question, index=index)
+                started = time.perf_counter()
+                guard.question_canonical(pair["asked"]["question"], index)
+                for question in cached:
+                    guard.guard_check(pair["asked"]["question"], question, index=index)
+                timings[state].append((time.perf_counter() - started) * 1e6)
+    finally:
+        gc.enable()
+    out: dict = {"k": k}
+    for state, values in timings.items():
+        values.sort()
+        out[f"{state}_p50_us"] = statistics.median(values)
+        out[f"{state}_p95_us"] = values[int(0.95 * (len(values) - 1))]
+    return out
 
 
 def _fmt_kinds(rates: dict) -> str:
@@ -247,6 +263,7 @@ def main() -> int:
     _setup_django()
     from django.conf import settings
 
+    from coach.services.cache.semantic import MAX_DISTANCE_BY_MODEL
     from coach.services.guard import question_canonical
 
     pairs = load_pairs(args.data)
@@ -261,13 +278,15 @@ def main() -> int:
 
     k = settings.SEMANTIC_CACHE_CANDIDATES
     cost = guard_cost(pairs, indexes, k)
-    print(f"guard + canonicalisation per lookup ({cost['k']} candidates, cold): p50 {cost['p50_us']:.0f} µs, "
-          f"p95 {cost['p95_us']:.0f} µs")  # fmt: skip
+    print(f"guard + canonicalisation per lookup ({cost['k']} candidates): cold p50 {cost['cold_p50_us']:.0f} µs, "
+          f"p95 {cost['cold_p95_us']:.0f} µs; cached questions' facts warm p50 {cost['warm_p50_us']:.0f} µs, "
+          f"p95 {cost['warm_p95_us']:.0f} µs")  # fmt: skip
 
     report = {"benchmark": "semantic_cache", "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "data": args.data.name,
               "machine": {"platform": platform.platform(), "python": platform.python_version(),
                           "cpus": os.cpu_count()},
-              "pairs": len(pairs), "mode": args.mode, "guard_cost": cost, "configs": []}  # fmt: skip
+              "pairs": len(pairs), "should_hit": sum(p["same"] for p in pairs), "mode": args.mode,
+              "guard_cost": cost, "configs": [], "modes": {}}  # fmt: skip
     summary = []
     for name, embedder in embedders(args.embedders.split(",")).items():
         for key in ("raw", "canonical"):
@@ -289,8 +308,20 @@ def main() -> int:
             }
             if args.mode == "index":
                 distances = _all_distances(pairs, vectors, texts)
+            service = MAX_DISTANCE_BY_MODEL.get(embedder.model_name, settings.SEMANTIC_CACHE_MAX_DISTANCE)
             for guard in (False, True):
                 table = sweep(pairs, distances, indexes, guard, k if args.mode == "index" else None)
+                if key == "raw" and name == settings.OFFLINE_EMBEDDER:  # what bin/bench's targets read
+                    report["setting_max_distance"] = service
+                    for split in SPLITS:
+                        rows = report["modes"].setdefault(f"{args.mode}/{split}", [])
+                        for t, r in table.items():
+                            counts = {f: r[split][f] for f in RUN_FIELDS}
+                            queries = r[split]["same"] + r[split]["look_alikes"]
+                            rows.append({"guard": guard, "max_distance": t, **counts, "queries": queries})
+                if key == "raw" and guard:  # the service keys the cache on the raw question's vector
+                    row = table[min(THRESHOLDS, key=lambda t: abs(t - service))]
+                    summary.append((f"{name:<4} {key:<9} guard(service)", service, row))
                 threshold = choose(table)
                 label = f"{name:<4} {key:<9} {'guard' if guard else 'no guard':<8}"
                 if threshold is None:
@@ -306,7 +337,8 @@ def main() -> int:
                           f"wrong {row[split]['wrong_hit_rate']:.1%} | {_fmt_kinds(row[split])}")  # fmt: skip
             print(f"  ({name}, {key}: {embed_ms:.2f} ms per question embedded)")
 
-    print("\n| embedder | key | guard | threshold (dev) | dev hits | dev wrong | held-out hits | held-out wrong |")
+    print("\n(guard(service): at the threshold the service uses for the model, coach.services.cache.semantic)")
+    print("| embedder | key | guard | threshold (dev) | dev hits | dev wrong | held-out hits | held-out wrong |")
     print("|---|---|---|---|---|---|---|---|")
     for label, threshold, row in summary:
         name, key, *guard = label.split()
