@@ -9,9 +9,10 @@ rank, a queue, a modifier such as team or duo, counter vs build). A cached answe
 every check agrees. A refused hit costs one LLM call, a wrong hit costs the player a wrong answer, so
 each check errs towards refusing.
 
-question_canonical() is the form both sides are compared in, and the text the semantic cache embeds:
-names replaced by their entity ids, Korean politeness endings, filler and punctuation dropped, so
-"혹시 말레나아 물새 난무 어떻게 피해요?ㅠ" and "Malenia 물새 난무 어떻게 피해" read the same.
+question_canonical() is the form negation and topic words are read from: names replaced by their
+entity ids, Korean politeness endings, filler and punctuation dropped, so "혹시 말레니야 물새 난무
+어떻게 피해요?ㅠ" and "Malenia 물새 난무 어떻게 피해" read the same. (Embedding it instead of the raw
+question, as the cache's key, was measured in bench/semantic_cache.py and did not pay: see semantic.py.)
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ def question_language(text: str) -> str:
 
 
 # --- canonical form -----------------------------------------------------------------------------
-# Filler: words that add nothing to what is asked. Korean ones stand alone ("그 빌드" keeps 그 only
-# when... it never matters: "그" before a noun is "that", which a cached answer cannot resolve anyway).
+# Filler: words that add nothing to what is asked, as whole words. "그" goes too: before a noun it is
+# "that", which nothing cached can resolve; English courtesy phrases go only at the start.
 _KOREAN_FILLER = re.compile(
     r"(?:^|(?<=\s))(?:혹시|그|좀|저기|저기요|근데|그런데|님들|형님들|형들|여러분|진짜|정말|제발|다들|그냥)(?=\s|$)"
     r"|^아니\s+|좀요(?=\s|$)|[ㅋㅎㅠㅜ\u110f\u1112\u116e\u1172]+"  # NFKC turns ㅠ into U+1172
@@ -145,8 +146,8 @@ def _tidy(piece: str) -> str:
 
 @lru_cache(maxsize=4096)
 def question_canonical(text: str, index: EntityFinder | None = None) -> str:
-    """The question as the cache compares and embeds it: names as ⟦entity id⟧ (aliases, short forms
-    and typos of catalogue names included), Korean politeness endings, filler and punctuation gone."""
+    """The question as the guard compares it: names as ⟦entity id⟧ (aliases, short forms and typos of
+    catalogue names included), Korean politeness endings, filler and punctuation gone."""
     text = question_normalize(text)
     parts, previous = [], 0
     for match in _names(text, index):
