@@ -46,6 +46,7 @@ class ChunkHit:
     position: int
     start_time: float | None
     document_updated_at: datetime
+    language: str = "ko"
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,7 @@ def chunk_search(
     model_name: str,
     category: str | None = None,
     tags: list[str] | None = None,
+    language: str | None = None,
     k: int | None = None,
 ) -> list[ChunkHit]:
     """The k chunks nearest to `embedding` (cosine) among published chunks of this game, embedded by
@@ -193,8 +195,8 @@ def chunk_search(
 
     Never fewer than k when k such chunks exist. An unknown game has no chunks.
     """
-    hits, _ = chunk_search_with_plan(
-        game=game, embedding=embedding, model_name=model_name, category=category, tags=tags, k=k
+    hits, _plan = chunk_search_with_plan(
+        game=game, embedding=embedding, model_name=model_name, category=category, tags=tags, language=language, k=k
     )
     return hits
 
@@ -206,6 +208,7 @@ def chunk_search_with_plan(
     model_name: str,
     category: str | None = None,
     tags: list[str] | None = None,
+    language: str | None = None,
     k: int | None = None,
     plan: Literal["auto", "exact", "hnsw"] = "auto",
 ) -> tuple[list[ChunkHit], SearchPlan]:
@@ -239,6 +242,9 @@ def chunk_search_with_plan(
     if tags:
         where.append("c.tags && %(tags)s::varchar(50)[]")
         params["tags"] = list(tags)
+    if language:
+        where.append("c.language = %(language)s")
+        params["language"] = language
     where_sql = " AND ".join(where)
 
     with connection.cursor() as cursor:
@@ -261,14 +267,14 @@ def chunk_search_with_plan(
                     path = "hnsw+exact"
         if filtered == 0 or not rows:
             return [], SearchPlan("empty", 0, _ms(started))
-    hits = [ChunkHit(*row[:9]) for row in sorted(rows, key=lambda row: (row[5], row[0]))]
+    hits = [ChunkHit(*row[:10]) for row in sorted(rows, key=lambda row: (row[5], row[0]))]
     return hits, SearchPlan(path, min(filtered, cap), _ms(started))
 
 
 # The hits with what the coach cites, and their cosine distance (computed for these k rows only).
 _HITS = """
     SELECT c.id, c.document_id, d.title, d.source_url, c.text, c.embedding <=> %(query)s::halfvec AS distance,
-           c.position, c.start_time, d.updated_at
+           c.position, c.start_time, d.updated_at, c.language
     FROM hits JOIN knowledge_chunk c ON c.id = hits.id JOIN knowledge_document d ON d.id = c.document_id
 """
 
@@ -319,7 +325,7 @@ def _exact_counted(cursor, where_sql: str, params: dict, *, limited: bool) -> tu
         params,
     )
     rows = cursor.fetchall()
-    return rows, (rows[0][9] if rows else 0)
+    return rows, (rows[0][10] if rows else 0)
 
 
 def _hnsw(cursor, where_sql: str, params: dict) -> list[tuple]:

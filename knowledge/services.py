@@ -449,7 +449,9 @@ def chunks_embed(*, chunk_ids: list[int], finish: bool = True) -> int:
         .order_by("pk")
     )
     if chunks:
-        vectors = embedder.embed([chunk.text for chunk in chunks])
+        # The document's title goes with each of its chunks: a later chunk of "Malenia, phase 2" rarely
+        # names her, and the question does.
+        vectors = embedder.embed([f"{chunk.document.title}\n{chunk.text}" for chunk in chunks])
         for chunk, vector in zip(chunks, vectors, strict=True):
             chunk.embedding, chunk.embedding_model = vector, embedder.model_name
         with transaction.atomic():

@@ -57,6 +57,9 @@ def demo_load() -> dict[str, int]:
             )
             counts[outcome.outcome] += 1
     for game in games.values():
+        # Chunks another embedder made (the offline one before a key was set, hash before e5) are not
+        # searched with this one: embed them again, or the demo's questions find nothing.
+        services.documents_reembed_stale(game=game, sync=True)
         services.glossary_seed(game=game)
     return counts
 
