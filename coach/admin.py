@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy as _
 
 from . import charts
 from .models import DailyStat, Feedback, FeedbackReview, QuestionLog
+from .selectors import content_gaps, content_gaps_by_game
 from .services.feedback_review import feedback_answer_evict, feedback_review_record
 from .stats import day_start, service_timezone, stats_range, stats_summary
 
@@ -226,7 +227,10 @@ class EstimatedCountPaginator(Paginator):
 @admin.register(QuestionLog)
 class QuestionLogAdmin(admin.ModelAdmin):
     list_display = ("created_at", "question_short", "game", "plan", "model", "cache", "cost", "latency", "error_code")
-    list_filter = (("created_at", admin.DateFieldListFilter), GameFilter, PlanFilter, ModelFilter, "cache", ErrorFilter)
+    list_filter = (
+        ("created_at", admin.DateFieldListFilter), GameFilter, PlanFilter, ModelFilter, "cache", "grounded",
+        ErrorFilter,
+    )  # fmt: skip
     search_fields = ("question", "answer", "user__username", "user__email")
     search_help_text = _("Words of the question or answer, or the user's name or email.")
     list_select_related = ("user",)
@@ -238,7 +242,7 @@ class QuestionLogAdmin(admin.ModelAdmin):
     readonly_fields = (
         "side_by_side", "id", "user", "conversation", "game", "category", "tags", "plan", "model", "cache",
         "prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens", "cost", "saved", "latency",
-        "stage_timings", "error_code", "error", "created_at", "rating",
+        "stage_timings", "error_code", "error", "created_at", "rating", "grounded",
     )  # fmt: skip
     fieldsets = (
         (None, {"fields": ("side_by_side",)}),
@@ -246,7 +250,7 @@ class QuestionLogAdmin(admin.ModelAdmin):
             _("Usage"),
             {
                 "fields": (
-                    ("game", "category", "tags", "plan"),
+                    ("game", "category", "tags", "plan", "grounded"),
                     ("model", "cache", "cost", "saved"),
                     ("prompt_tokens", "completion_tokens", "cached_tokens", "reasoning_tokens"),
                     ("latency", "stage_timings"),
@@ -297,7 +301,31 @@ class QuestionLogAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         dashboard = path("dashboard/", self.admin_site.admin_view(self.dashboard_view), name="coach_dashboard")
-        return [dashboard, *super().get_urls()]
+        gaps = path("content-gaps/", self.admin_site.admin_view(self.content_gaps_view), name="coach_content_gaps")
+        return [dashboard, gaps, *super().get_urls()]
+
+    def content_gaps_view(self, request):
+        """The questions the guides did not cover, by game and count, for the date range and game picked."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        date_from, date_to = stats_range(None, None)
+        form = DashboardForm(request.GET or None, initial={"from": date_from, "to": date_to})
+        game = None
+        if form.is_bound and form.is_valid():
+            date_from, date_to, game = form.cleaned_data["range"] + (form.cleaned_data.get("game") or None,)
+        elif form.is_bound:
+            messages.error(request, gettext("The filter was not valid; showing the last 30 days."))
+        gaps = content_gaps(date_from=date_from, date_to=date_to, game=game)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Content gaps"),
+            "opts": self.model._meta,
+            "form": form,
+            "gaps": gaps,
+            "games": content_gaps_by_game(gaps),
+            "logs_url": reverse("admin:coach_questionlog_changelist"),
+        }
+        return TemplateResponse(request, "admin/coach/content_gaps.html", context)
 
     def dashboard_view(self, request):
         if not self.has_view_permission(request):

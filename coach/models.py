@@ -55,6 +55,9 @@ class QuestionLog(models.Model):
     stage_ms = models.JSONField(default=dict, blank=True)
     error_code = models.CharField(max_length=60, blank=True)
     error = models.TextField(blank=True)
+    # False: the guides did not cover the question (knowledge.retrieval's gate); the player was told so,
+    # no LLM was called and the call was given back. Staff read these as content gaps.
+    grounded = models.BooleanField(default=True, db_default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

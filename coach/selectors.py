@@ -1,6 +1,9 @@
 """Reads of the coach's records; every one scoped to the asking user."""
 
-from django.db.models import QuerySet
+import re
+from datetime import date, timedelta
+
+from django.db.models import Count, Max, QuerySet
 
 from .models import Conversation, QuestionLog
 
@@ -32,3 +35,40 @@ def conversation_turns(*, conversation_id, limit: int) -> list[tuple[str, str]]:
         .values_list("question", "answer")[:limit]
     )
     return list(reversed(rows))
+
+
+_GAP_PUNCTUATION = re.compile(r"[\s?？!！.。~…]+$")
+
+
+def content_gaps(*, date_from: date, date_to: date, game: str | None = None, limit: int = 200) -> list[dict]:
+    """What players asked that the guides did not cover (QuestionLog.grounded False), grouped by game and
+    question (case, spacing and trailing punctuation aside), most asked first: the guides to write next."""
+    logs = QuestionLog.objects.filter(
+        grounded=False, created_at__date__gte=date_from, created_at__date__lt=date_to + timedelta(days=1)
+    )
+    if game:
+        logs = logs.filter(game=game)
+    groups: dict[tuple[str, str], dict] = {}
+    rows = logs.values("game", "question").annotate(
+        count=Count("id"), last=Max("created_at"), players=Count("user", distinct=True)
+    )
+    for row in rows.order_by():
+        key = (row["game"], _GAP_PUNCTUATION.sub("", " ".join(row["question"].lower().split())))
+        group = groups.setdefault(
+            key, {"game": key[0], "question": row["question"], "count": 0, "players": 0, "last": row["last"]}
+        )
+        group["count"] += row["count"]
+        group["players"] += row["players"]
+        group["last"] = max(group["last"], row["last"])
+    ranked = sorted(groups.values(), key=lambda group: (-group["count"], -group["last"].timestamp(), group["question"]))
+    return ranked[:limit]
+
+
+def content_gaps_by_game(gaps: list[dict]) -> list[dict]:
+    """The gaps' questions counted per game, most first."""
+    totals: dict[str, dict] = {}
+    for gap in gaps:
+        total = totals.setdefault(gap["game"], {"game": gap["game"], "questions": 0, "asks": 0})
+        total["questions"] += 1
+        total["asks"] += gap["count"]
+    return sorted(totals.values(), key=lambda total: (-total["asks"], total["game"]))

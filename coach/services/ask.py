@@ -37,13 +37,15 @@ from config.observability import metrics
 from config.observability.context import log_fields_add
 from config.plans import Plan
 from knowledge.embeddings import EmbeddingError, get_embedder
-from knowledge.selectors import ChunkHit, chunk_search
+from knowledge.retrieval import Retrieval, retrieve
 
 from .. import selectors
 from ..errors import AIError, AITimeout
 from ..models import Conversation, QuestionLog
 from . import cache
+from .evidence import evidence_fit
 from .llm import LLMResult, chat_completion
+from .offline import not_covered_answer
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class Ask:
     plan: Plan | None = None
     calls_left: int | None = None  # before this question, as read with the player
     stream: bool = False
+    not_covered: QuestionLog | None = None  # the guides do not cover it: its log row, written at retrieval
     stage_ms: dict = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
 
@@ -90,7 +93,7 @@ def _money(value) -> str:
     return text if text != "-0" else "0"
 
 
-def _source(hit: ChunkHit) -> dict:
+def _source(hit) -> dict:
     source = {"document_id": hit.document_id, "title": hit.title, "url": hit.url, "chunk_id": hit.chunk_id}
     if hit.start_time is not None:
         source["start_time"] = hit.start_time
@@ -112,6 +115,7 @@ def _payload(log: QuestionLog) -> dict:
         },
         "cost_usd": _money(log.cost_usd),
         "conversation_id": str(log.conversation_id) if log.conversation_id else None,
+        "grounded": log.grounded,
     }
 
 
@@ -176,14 +180,27 @@ def _admit(ask: Ask) -> None:
     ask.lap("admit", started)
 
 
-def _admit_and_retrieve(ask: Ask, **filters) -> list[ChunkHit]:
+def _admit_and_retrieve(ask: Ask, **filters) -> Retrieval:
     """A question no cache answered: admission (_admit), then its sources (_retrieve), in one trip to a
-    worker thread."""
+    worker thread. When the guides do not cover it, its log row is written there too, with the call
+    given back (_not_covered_record)."""
     _admit(ask)
     started = time.perf_counter()
-    hits = _retrieve(**filters)
+    found = _retrieve(**filters)
     ask.lap("retrieve", started)
-    return hits
+    if not found.grounded:
+        ask.not_covered = _not_covered_record(ask, found)
+    return found
+
+
+def _not_covered_record(ask: Ask, found: Retrieval) -> QuestionLog:
+    """The guides do not cover the question: the player is told so in their language, with topics the
+    guides do cover; no LLM is called and the call is given back. Staff see it among the content gaps."""
+    suggestions = list(dict.fromkeys(item.hit.title for item in found.ranked))[:3]
+    answer = not_covered_answer(question=ask.question, game_name=ask.game_name, suggestions=suggestions)
+    log = _log_row(ask, ask.conversation, ask.plan.name, answer=answer, sources=[], grounded=False)
+    _record(ask, log, release=True)
+    return log
 
 
 def _semantic_hit_record(ask: Ask, hit) -> QuestionLog:
@@ -337,11 +354,21 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
             yield payload
             return
 
-        hits = await sync_to_async(_admit_and_retrieve)(
-            ask, game=ask.game, embedding=embedding, model_name=embedder.model_name,
+        found = await sync_to_async(_admit_and_retrieve)(
+            ask, game=ask.game, question=ask.question, embedding=embedding, model_name=embedder.model_name,
             category=ask.category, tags=ask.tags,
         )  # fmt: skip
+        if ask.not_covered is not None:
+            _log_told(ask, ask.not_covered)
+            payload = _payload(ask.not_covered)
+            if stream:
+                yield Delta(payload["answer"])
+            completed = True
+            yield payload
+            return
         mark = time.perf_counter()
+        hits = evidence_fit(question=ask.question, ranked=found.ranked, plan=ask.plan, game=ask.game,
+                            game_name=ask.game_name, history=ask.history)  # fmt: skip
         call = {"plan": ask.plan, "question": ask.question, "game": ask.game, "game_name": ask.game_name,
                 "sources": hits, "history": ask.history}  # fmt: skip
         if stream:
@@ -395,12 +422,13 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
                 logger.exception("could not record an interrupted ask")
 
 
-def _retrieve(**filters) -> list[ChunkHit]:
-    """The question's sources; then the request's database connection goes back (to the pool) in the
-    same thread hop, because the LLM call that follows may take seconds and a PostgreSQL connection
-    held through it is one that hundreds of waiting answers would run out of (bench/README.md)."""
+def _retrieve(**filters) -> Retrieval:
+    """The question's sources and whether they cover it (knowledge.retrieval); then the request's
+    database connection goes back (to the pool) in the same thread hop, because the LLM call that
+    follows may take seconds and a PostgreSQL connection held through it is one that hundreds of
+    waiting answers would run out of."""
     try:
-        return chunk_search(**filters)
+        return retrieve(**filters, k=settings.RETRIEVAL_TOP_K)
     finally:
         if not connection.in_atomic_block:  # inside a transaction (a test's) the connection must stay
             connection.close()

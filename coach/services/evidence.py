@@ -1,0 +1,104 @@
+"""The evidence a prompt carries: the sentences of the retrieved chunks that answer, fitted to the plan.
+
+A chunk is ~400 tokens and the free plan's prompt 1,000: whole chunks left room for one or two
+sources, often not the one that answered. Here each ranked chunk is cut into sentences
+(knowledge.sentences), each sentence scored by the question's terms it carries (the other
+language's spellings of the entities the question names included), and sentences are taken round
+by round: every source's best sentence first, in rank order, then every source's next best, while
+the prompt stays within plan.prompt_tokens (counted with tiktoken as the API bills it). Each
+source keeps its sentences in reading order. The prompt then holds the best evidence of at least
+three sources whenever three were found; `sources` in the response lists exactly these.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from config.plans import Plan
+from knowledge.retrieval import Ranked, terms
+from knowledge.sentences import sentences
+from knowledge.tokens import count_tokens
+
+from .llm import is_reasoning_model, prompt_token_count
+from .prompt import prompt_build
+
+# Tokens of a <source id=.. title=".." at=".."> ... </source> frame besides its title and text.
+SOURCE_FRAME_TOKENS = 14
+_SKIPPED_KINDS = {"heading", "table_header"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One source as the prompt quotes it (the fields prompt_build and the offline composer read)."""
+
+    document_id: int
+    chunk_id: int
+    title: str
+    url: str
+    text: str
+    start_time: float | None
+    language: str
+    match_terms: tuple[str, ...]
+    score: float
+
+
+def evidence_fit(
+    *, question: str, ranked: Sequence[Ranked], plan: Plan, game: str, game_name: str, history: Sequence = ()
+) -> list[Evidence]:
+    """The ranked chunks' best sentences within the plan's prompt budget, best source first."""
+    if not ranked:
+        return []
+    model = plan.model
+    role = "developer" if is_reasoning_model(model) else "system"
+    system, user = prompt_build(game=game, game_name=game_name, question=question, history=history)
+    base = prompt_token_count([{"role": role, "content": system}, {"role": "user", "content": user}], model)
+    budget = plan.prompt_tokens - base
+    candidates = [_scored(item, question, model) for item in ranked]
+    chosen: list[set[int]] = [set() for _ in candidates]
+    spent = 0
+    for round_number in range(max((len(c) for c in candidates), default=0)):
+        for index, scored in enumerate(candidates):
+            if round_number >= len(scored):
+                continue
+            _, position, tokens = scored[round_number]
+            cost = tokens + (
+                SOURCE_FRAME_TOKENS + count_tokens(ranked[index].hit.title, model) if not chosen[index] else 0
+            )
+            if spent + cost > budget:
+                continue
+            chosen[index].add(position)
+            spent += cost
+    evidence = []
+    for item, positions in zip(ranked, chosen, strict=True):
+        if not positions:
+            continue
+        parts = [s.text for s in sentences(item.hit.text) if s.position in positions]
+        hit = item.hit
+        evidence.append(
+            Evidence(
+                document_id=hit.document_id, chunk_id=hit.chunk_id, title=hit.title, url=hit.url,
+                text="\n".join(parts), start_time=hit.start_time, language=hit.language,
+                match_terms=item.match_terms, score=item.score,
+            )
+        )  # fmt: skip
+    return evidence
+
+
+def _scored(item: Ranked, question: str, model: str) -> list[tuple[float, int, int]]:
+    """The chunk's quotable sentences as (score, position, tokens), best first: a sentence's share of the
+    question's terms, a little more for an early one (a guide's point comes first), none for headings."""
+    wanted = terms(question) | {term for name in item.match_terms for term in terms(name)}
+    scored = []
+    for sentence in sentences(item.hit.text):
+        if sentence.kind in _SKIPPED_KINDS or len(sentence.text) < 4:
+            continue
+        found = terms(sentence.text)
+        overlap = len(wanted & found) / math.sqrt(len(found) or 1)
+        if sentence.kind == "faq_question":
+            overlap *= 0.5  # it names the topic; the answer that follows says it
+        score = overlap + 0.2 / (1 + sentence.position)
+        scored.append((score, sentence.position, count_tokens(sentence.text, model) + 1))
+    scored.sort(key=lambda entry: (-entry[0], entry[1]))
+    return scored
