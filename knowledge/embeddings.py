@@ -115,7 +115,9 @@ class E5Embedder:
 
     def __init__(self, dim: int):
         if dim != self.dim:
-            raise ImproperlyConfigured(f"OFFLINE_EMBEDDER=e5 makes {self.dim}-dimension vectors; EMBEDDING_DIM is {dim}")
+            raise ImproperlyConfigured(
+                f"OFFLINE_EMBEDDER=e5 makes {self.dim}-dimension vectors, not EMBEDDING_DIM={dim}"
+            )
         self._model = None
         self._lock = threading.Lock()
 

@@ -264,11 +264,6 @@ OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="") or None
 EMBEDDING_MODEL = env("EMBEDDING_MODEL", default="text-embedding-3-small")
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
-TIKTOKEN_CACHE_DIR = env("TIKTOKEN_CACHE_DIR", default=str(BASE_DIR / "var" / "tiktoken"))
-
-# --- billing ------------------------------------------------------------------------------------
-# PLANS_EXTRA_JSON: plans added to / overriding the built-in table in config/plans.py, a JSON object
-#   {"premium": {"model": "gpt-4o", "fallback_model": "gpt-4o-mini", "prompt_tokens": 4000,
 # OFFLINE_EMBEDDER: without OPENAI_API_KEY, "e5" (multilingual-e5-small, in-process: matches Korean
 # questions to English guides) or "hash" (hashed character n-grams: microseconds, one language at a time).
 OFFLINE_EMBEDDER = env("OFFLINE_EMBEDDER", default="e5")
@@ -276,6 +271,11 @@ if OFFLINE_EMBEDDER not in ("e5", "hash"):
     from django.core.exceptions import ImproperlyConfigured
 
     raise ImproperlyConfigured(f"OFFLINE_EMBEDDER must be e5 or hash, not {OFFLINE_EMBEDDER!r}")
+TIKTOKEN_CACHE_DIR = env("TIKTOKEN_CACHE_DIR", default=str(BASE_DIR / "var" / "tiktoken"))
+
+# --- billing ------------------------------------------------------------------------------------
+# PLANS_EXTRA_JSON: plans added to / overriding the built-in table in config/plans.py, a JSON object
+#   {"premium": {"model": "gpt-4o", "fallback_model": "gpt-4o-mini", "prompt_tokens": 4000,
 #    "response_tokens": 1024, "calls": 300, "period": "month", "rank": 30}}.
 PLANS_EXTRA = env.json("PLANS_EXTRA_JSON", default={})
 # REVENUECAT_WEBHOOK_AUTH: the exact Authorization header value set on the RevenueCat dashboard's

@@ -1,6 +1,7 @@
 """The test suite: differs from local by the least possible (tests.embedded supplies the servers)."""
 
 from .base import *  # noqa: F403
+from .base import env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -65,7 +65,7 @@ def test_a_whole_session_leaves_no_secret_in_logs_or_error_responses(asgi_server
              expect=503)  # fmt: skip
         settings.OPENAI_API_KEY = OPENAI_KEY
         llm_server.enqueue(*[ServerError()] * 4)
-        call("POST", ASK, token=rotated["access"], json={"game": "elden-ring", "question": "Godrick?"},
+        call("POST", ASK, token=rotated["access"], json={"game": "elden-ring", "question": "Malenia phase 2?"},
              expect=503)  # fmt: skip
         webhook = {"event": {"id": "evt-secret-1", "type": "TEST", "app_user_id": "x"}}
         call("POST", "/billing/revenuecat/webhook", json=webhook, headers={"Authorization": WEBHOOK_SECRET})

@@ -134,7 +134,7 @@ def test_a_worker_killed_mid_ingestion_leaves_the_task_to_run_again_with_no_dupl
         # and a worker that takes the queued embedding batches, the second of which hangs in the provider
         server.enqueue(Hang(120), path=EMBEDDINGS_PATH)
         first = workers(**env)
-        source = tmp_path / "radahn.md"  # the same text, another file: another document
+        source = tmp_path / "radahn-again.md"  # the same text, another file: another document
         source.write_text("# Radahn\n\n" + GUIDE)
         call_command("ingest", str(source), "--game", "elden-ring", "--category", "boss", stdout=io.StringIO())
         document = Document.objects.exclude(pk=reference.pk).get()
