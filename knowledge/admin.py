@@ -388,7 +388,7 @@ class AliasesField(SimpleArrayField):
 
 
 class EntityForm(forms.ModelForm):
-    aliases = AliasesField(required=False, help_text="Other spellings and short forms, one a line.")
+    aliases = AliasesField(required=False, help_text=_("Other spellings and short forms, one a line."))
 
     class Meta:
         model = Entity
@@ -408,19 +408,21 @@ class EntityAdmin(EntityIndexChangesMixin, admin.ModelAdmin):
     readonly_fields = ("source", "created_at", "updated_at")
     actions = ["switch_on", "switch_off"]
 
-    @admin.display(description="aliases")
+    @admin.display(description=_("aliases"))
     def alias_list(self, entity):
         return ", ".join(entity.aliases)
 
     def save_model(self, request, obj, form, change):
         services.entity_staff_save(entity=obj)
 
-    @admin.action(description="Recognise in questions")
+    @admin.action(description=_("Recognise in questions"))
     def switch_on(self, request, queryset):
         count = queryset.update(is_active=True, source=Entity.Source.STAFF, updated_at=timezone.now())
-        self.message_user(request, f"{count} entities switched on.")
+        self.message_user(request, ngettext("%(count)d entity switched on.", "%(count)d entities switched on.", count)
+                          % {"count": count})  # fmt: skip
 
-    @admin.action(description="Stop recognising (loading the catalogue will not bring them back)")
+    @admin.action(description=_("Stop recognising (loading the catalogue will not bring them back)"))
     def switch_off(self, request, queryset):
         count = queryset.update(is_active=False, source=Entity.Source.STAFF, updated_at=timezone.now())
-        self.message_user(request, f"{count} entities switched off.")
+        self.message_user(request, ngettext("%(count)d entity switched off.", "%(count)d entities switched off.", count)
+                          % {"count": count})  # fmt: skip
