@@ -1,11 +1,11 @@
-"""The semantic cache on a RediSearch vector index (FT.CREATE ... VECTOR HNSW, COSINE), sync and async.
+"""The semantic cache on a RediSearch vector index (HNSW, COSINE) through redis-py's search API, sync and async.
 
 Entries are hashes under one key prefix per embedding dimension; the index scopes them with TAG
 fields (game, category, language, embedding model, knowledge-tag digest) and carries the document
 and answer ids each entry came from, for eviction. Each hash expires by itself (PEXPIRE) and also
 stores its expiry, which the query filters on, so a key that expired but was not yet reclaimed is
-never served. Commands are built and parsed here once and sent by either client. FLUSHDB drops
-the index with the keys, so a missing index is recreated instead of being an error.
+never served. Queries are built here once (redis.commands.search Query) and sent by either client's
+ft(); FLUSHDB drops the index with the keys, so a missing index is recreated instead of being an error.
 
 A store sends FT.CREATE along with the entry only until this process has seen the index (a lookup
 that found it, or made it): FT.CREATE cost the store's round trip 0.1-0.2 ms (bench/README.md,
@@ -25,6 +25,9 @@ from dataclasses import dataclass
 
 import redis
 from django.conf import settings
+from redis.commands.search.field import NumericField, TagField, VectorField
+from redis.commands.search.index_definition import IndexDefinition, IndexType
+from redis.commands.search.query import Query
 
 from .clients import redis_async, redis_sync
 
@@ -83,24 +86,31 @@ def is_missing_index(exc: Exception) -> bool:
     return any(marker in str(exc).lower() for marker in _NO_INDEX)
 
 
-def create_index_args() -> list:
-    """The index. HNSW with EF_CONSTRUCTION 64, not RediSearch's 200: every answered miss is inserted,
-    and at 10,000 entries an insert cost Valkey 0.55 ms with 200 and 0.28 ms with 64; the cache is
-    read with a distance threshold, which the smaller graph keeps meeting (bench/semantic_cache.py,
-    same hit and wrong-hit rates). An index made before keeps its parameters until FT.DROPINDEX.
+def index_schema() -> tuple[list, IndexDefinition]:
+    """The index's fields and definition. HNSW with EF_CONSTRUCTION 64, not RediSearch's 200: every
+    answered miss is inserted, and at 10,000 entries an insert cost Valkey 0.55 ms with 200 and 0.28 ms
+    with 64; the cache is read with a distance threshold, which the smaller graph keeps meeting
+    (bench/semantic_cache.py, same hit and wrong-hit rates). An index made before keeps its parameters
+    until it is dropped.
 
     A filtered KNN query is answered by brute force over the entries in scope (ADHOC_BF: 0.4 ms at
     2,000 entries, 1.9 ms at 10,000); HYBRID_POLICY BATCHES would be 0.13 ms but loses a rare
     scope's entries behind nearer ones of other scopes (a test in tests/coach/test_cache_semantic.py).
     So knn() walks the graph without the filter first and filters only when it has to."""
-    return [
-        "FT.CREATE", index_name(), "ON", "HASH", "PREFIX", "1", key_prefix(), "SCHEMA",
-        "game", "TAG", "category", "TAG", "language", "TAG", "model", "TAG", "filters", "TAG",
-        "documents", "TAG", "SEPARATOR", ",", "answers", "TAG", "SEPARATOR", ",",
-        "expires", "NUMERIC",
-        "embedding", "VECTOR", "HNSW", "10", "TYPE", "FLOAT32", "DIM", str(settings.EMBEDDING_DIM),
-        "DISTANCE_METRIC", "COSINE", "M", "16", "EF_CONSTRUCTION", "64",
+    fields = [
+        TagField("game"), TagField("category"), TagField("language"), TagField("model"), TagField("filters"),
+        TagField("documents", separator=","), TagField("answers", separator=","),
+        NumericField("expires"),
+        VectorField("embedding", "HNSW", {"TYPE": "FLOAT32", "DIM": settings.EMBEDDING_DIM,
+                                          "DISTANCE_METRIC": "COSINE", "M": 16, "EF_CONSTRUCTION": 64}),
     ]  # fmt: skip
+    return fields, IndexDefinition(prefix=[key_prefix()], index_type=IndexType.HASH)
+
+
+def _create_index(client) -> object:
+    """FT.CREATE through `client` (a client or a pipeline, sync or async: the caller awaits or executes)."""
+    fields, definition = index_schema()
+    return client.ft(index_name()).create_index(fields, definition=definition)
 
 
 def _scope_fields(scope: Scope) -> dict[str, str]:
@@ -115,41 +125,38 @@ def store_mapping(*, scope: Scope, question: str, embedding: list[float], payloa
     mapping = {
         **_scope_fields(scope), "documents": ",".join(document_ids), "answers": ",".join(answer_ids),
         "expires": f"{time.time() + ttl:.3f}", "question": question,
-        "payload": json.dumps(payload, ensure_ascii=False, default=str),
+        # "reply", not "payload": redis-py's search Document takes payload as an argument of its own
+        "reply": json.dumps(payload, ensure_ascii=False, default=str),
         "embedding": vector_bytes(embedding),
     }  # fmt: skip
     return entry_id, mapping
 
 
-_RETURNED = ("question", "payload", "documents", "answers", "distance")
+_RETURNED = ("question", "reply", "documents", "answers", "distance")
 _SCOPE_FIELDS = ("game", "category", "language", "model", "filters", "expires")
 
 
-def knn_args(*, scope: Scope | None, embedding: list[float], k: int) -> list:
+def knn_query(*, scope: Scope | None, embedding: list[float], k: int) -> tuple[Query, dict]:
     """The k nearest entries in scope; scope None: the k nearest of the whole index, with their scope."""
     if scope is None:
-        query, returned = f"*=>[KNN {k} @embedding $vec AS distance]", (*_RETURNED, *_SCOPE_FIELDS)
+        text, returned = f"*=>[KNN {k} @embedding $vec AS distance]", (*_RETURNED, *_SCOPE_FIELDS)
     else:
         filters = (
             f"@game:{{{_tag(scope.game)}}} @category:{{{_tag(scope.category)}}} "
             f"@language:{{{_tag(scope.language)}}} @model:{{{_tag(scope.model_name)}}} "
             f"@filters:{{{_tag(scope.filters)}}} @expires:[({time.time():.3f} +inf]"
         )
-        query, returned = f"({filters})=>[KNN {k} @embedding $vec AS distance]", _RETURNED
-    return [
-        "FT.SEARCH", index_name(), query, "PARAMS", "2", "vec", vector_bytes(embedding),
-        "SORTBY", "distance", "ASC", "RETURN", str(len(returned)), *returned, "LIMIT", "0", str(k), "DIALECT", "2",
-    ]  # fmt: skip
+        text, returned = f"({filters})=>[KNN {k} @embedding $vec AS distance]", _RETURNED
+    query = Query(text).return_fields(*returned).sort_by("distance", asc=True).paging(0, k).dialect(2)
+    return query, {"vec": vector_bytes(embedding)}
 
 
-def _rows(reply: list) -> list[tuple[str, dict]]:
-    """FT.SEARCH's RESP2 reply [total, key, [field, value, ...], ...] as (key, fields), nearest first."""
-    rows = []
-    for i in range(1, len(reply), 2):
-        fields = reply[i + 1]
-        values = {fields[j].decode(): fields[j + 1].decode() for j in range(0, len(fields), 2)}
-        if "payload" in values:  # else reclaimed between the index read and the load
-            rows.append((reply[i].decode(), values))
+def _rows(result) -> list[tuple[str, dict]] | None:
+    """A search result's documents as (key, fields), nearest first; None when an entry was reclaimed
+    between the index read and the load (it comes back without its fields)."""
+    rows = [(doc.id, doc.__dict__) for doc in result.docs]
+    if any("reply" not in values for _, values in rows):
+        return None
     return rows
 
 
@@ -158,7 +165,7 @@ def _in_scope(values: dict, scope: Scope, now: float) -> bool:
     return all(values.get(name) == value for name, value in _scope_fields(scope).items()) and expires > now
 
 
-def nearest_in_scope(reply: list, *, scope: Scope, k: int, within: float) -> list[Candidate] | None:
+def nearest_in_scope(result, *, scope: Scope, k: int, within: float) -> list[Candidate] | None:
     """The unfiltered query's answer for this scope, or None when only the filtered query can tell.
 
     When none of the k nearest entries is within `within`, nothing in scope is (a miss, the usual
@@ -167,8 +174,8 @@ def nearest_in_scope(reply: list, *, scope: Scope, k: int, within: float) -> lis
     of another scope within reach (which could hide an in-scope one beyond the k), or an entry
     reclaimed while it was read, needs the filtered query.
     """
-    rows = _rows(reply)
-    if len(rows) < (len(reply) - 1) // 2:
+    rows = _rows(result)
+    if rows is None:
         return None
     near = [(key, values) for key, values in rows if float(values["distance"]) <= within]
     now = time.time()
@@ -177,9 +184,9 @@ def nearest_in_scope(reply: list, *, scope: Scope, k: int, within: float) -> lis
     return [_candidate(key, values) for key, values in near[:k]]
 
 
-def parse_candidates(reply: list) -> list[Candidate]:
-    """FT.SEARCH's reply as candidates, nearest first."""
-    return [_candidate(key, values) for key, values in _rows(reply)]
+def parse_candidates(result) -> list[Candidate]:
+    """A search result as candidates, nearest first (entries reclaimed while read left out)."""
+    return [_candidate(doc.id, doc.__dict__) for doc in result.docs if "reply" in doc.__dict__]
 
 
 def _candidate(key: str, values: dict) -> Candidate:
@@ -187,15 +194,14 @@ def _candidate(key: str, values: dict) -> Candidate:
         entry_id=key.removeprefix(key_prefix()),
         question=values.get("question", ""),
         distance=float(values["distance"]),
-        payload=json.loads(values["payload"]),
+        payload=json.loads(values["reply"]),
         document_ids=tuple(filter(None, values.get("documents", "").split(","))),
         answer_ids=tuple(filter(None, values.get("answers", "").split(","))),
     )
 
 
-def ids_query_args(field: str, value: str) -> list:
-    return ["FT.SEARCH", index_name(), f"@{field}:{{{_tag(value)}}}", "NOCONTENT", "LIMIT", "0", str(BATCH),
-            "DIALECT", "2"]  # fmt: skip
+def ids_query(field: str, value: str) -> Query:
+    return Query(f"@{field}:{{{_tag(value)}}}").no_content().paging(0, BATCH).dialect(2)
 
 
 # --- sync ---------------------------------------------------------------------------------------
@@ -203,7 +209,7 @@ def ids_query_args(field: str, value: str) -> list:
 
 def _ensure_index(client) -> None:
     try:
-        client.execute_command(*create_index_args())
+        _create_index(client)
     except Exception as exc:
         if "already exists" not in str(exc).lower():
             raise
@@ -217,7 +223,7 @@ def _store_pipeline(pipe, *, ttl: float, fields: dict) -> tuple[str, bool]:
     key = key_prefix() + entry_id
     create = index_name() not in _indexes_seen
     if create:
-        pipe.execute_command(*create_index_args())
+        _create_index(pipe)
     pipe.hset(key, mapping=mapping)
     pipe.pexpire(key, max(1, int(ttl * 1000)))
     return entry_id, create
@@ -252,16 +258,16 @@ def knn(*, scope: Scope, embedding: list[float], k: int, within: float) -> list[
     only when that cannot tell (nearest_in_scope), the filtered query, which RediSearch answers by
     computing the distance to every entry in scope (1.9 ms at 10,000; bench/README.md).
     """
-    client = redis_sync()
+    index = redis_sync().ft(index_name())
     try:
-        reply = client.execute_command(*knn_args(scope=None, embedding=embedding, k=k))
-        found = nearest_in_scope(reply, scope=scope, k=k, within=within)
+        found = nearest_in_scope(index.search(*knn_query(scope=None, embedding=embedding, k=k)), scope=scope, k=k,
+                                 within=within)  # fmt: skip
         if found is None:
-            found = parse_candidates(client.execute_command(*knn_args(scope=scope, embedding=embedding, k=k)))
+            found = parse_candidates(index.search(*knn_query(scope=scope, embedding=embedding, k=k)))
     except Exception as exc:
         if not is_missing_index(exc):
             raise
-        _ensure_index(client)
+        _ensure_index(redis_sync())
         return []
     _indexes_seen.add(index_name())
     return found
@@ -273,13 +279,12 @@ def evict(*, field: str, value: str) -> int:
     evicted = 0
     while True:
         try:
-            reply = client.execute_command(*ids_query_args(field, value))
+            keys = [doc.id for doc in client.ft(index_name()).search(ids_query(field, value)).docs]
         except Exception as exc:
             if not is_missing_index(exc):
                 raise
             _ensure_index(client)
             return evicted
-        keys = reply[1:]
         if keys:
             evicted += client.delete(*keys)
         if len(keys) < BATCH:
@@ -304,7 +309,7 @@ def probe_search_module(client) -> bool:
 
 async def _aensure_index(client) -> None:
     try:
-        await client.execute_command(*create_index_args())
+        await _create_index(client)
     except Exception as exc:
         if "already exists" not in str(exc).lower():
             raise
@@ -321,12 +326,12 @@ async def astore(*, ttl: float, **fields) -> str:
 
 async def aknn(*, scope: Scope, embedding: list[float], k: int, within: float) -> list[Candidate]:
     client = redis_async()
+    index = client.ft(index_name())
     try:
-        reply = await client.execute_command(*knn_args(scope=None, embedding=embedding, k=k))
-        found = nearest_in_scope(reply, scope=scope, k=k, within=within)
+        result = await index.search(*knn_query(scope=None, embedding=embedding, k=k))
+        found = nearest_in_scope(result, scope=scope, k=k, within=within)
         if found is None:
-            reply = await client.execute_command(*knn_args(scope=scope, embedding=embedding, k=k))
-            found = parse_candidates(reply)
+            found = parse_candidates(await index.search(*knn_query(scope=scope, embedding=embedding, k=k)))
     except Exception as exc:
         if not is_missing_index(exc):
             raise
@@ -341,13 +346,12 @@ async def aevict(*, field: str, value: str) -> int:
     evicted = 0
     while True:
         try:
-            reply = await client.execute_command(*ids_query_args(field, value))
+            keys = [doc.id for doc in (await client.ft(index_name()).search(ids_query(field, value))).docs]
         except Exception as exc:
             if not is_missing_index(exc):
                 raise
             await _aensure_index(client)
             return evicted
-        keys = reply[1:]
         if keys:
             evicted += await client.delete(*keys)
         if len(keys) < BATCH:
