@@ -16,8 +16,11 @@ dev part only (the best hit rate with wrong hits <= 1% of its look-alikes); the 
 read at that threshold, never tuned on. The guard's entities come from the games' catalogues
 (knowledge.selectors.entity_index), or from a pairs file's "entities" when it has them.
 
-Also measured: the guard's and canonicalisation's CPU per lookup (microseconds, caches cold), and
-the embedding of the canonical text per question.
+The summary also reads each embedder at the threshold the service uses for it (coach.services.cache.
+semantic.MAX_DISTANCE_BY_MODEL), with and without the guard, and what a perfect yes/no model check
+(coach.services.cache.verify) could add at the widest threshold: every right hit the guard passes,
+no wrong one. Also measured: the guard's and canonicalisation's CPU per lookup (microseconds), and
+the embedding time per question.
 
     .venv/bin/python bench/semantic_cache.py [--data PATH] [--embedders hash,e5] [--out PATH]
 """
@@ -319,9 +322,16 @@ def main() -> int:
                             counts = {f: r[split][f] for f in RUN_FIELDS}
                             queries = r[split]["same"] + r[split]["look_alikes"]
                             rows.append({"guard": guard, "max_distance": t, **counts, "queries": queries})
-                if key == "raw" and guard:  # the service keys the cache on the raw question's vector
+                if key == "raw":  # the service keys the cache on the raw question's vector
                     row = table[min(THRESHOLDS, key=lambda t: abs(t - service))]
-                    summary.append((f"{name:<4} {key:<9} guard(service)", service, row))
+                    summary.append((f"{name:<4} {key:<9} {'guard' if guard else 'no-guard'}(service)", service, row))
+                if key == "raw" and guard:
+                    # The most a yes/no model check (coach.services.cache.verify) could add: a perfect one at
+                    # the widest threshold keeps every right hit the guard passes and refuses every wrong one.
+                    wide = table[max(THRESHOLDS)]
+                    perfect = {split: {**wide[split], "wrong_hits": 0, "wrong_hit_rate": 0.0} for split in SPLITS}
+                    summary.append((f"{name:<4} {key:<9} guard+perfect-check", max(THRESHOLDS), perfect))
+                    report["perfect_check"] = report.get("perfect_check", {}) | {name: perfect}
                 threshold = choose(table)
                 label = f"{name:<4} {key:<9} {'guard' if guard else 'no guard':<8}"
                 if threshold is None:
