@@ -304,8 +304,9 @@ class QuestionLogAdmin(admin.ModelAdmin):
         gaps = path("content-gaps/", self.admin_site.admin_view(self.content_gaps_view), name="coach_content_gaps")
         return [dashboard, gaps, *super().get_urls()]
 
-    def content_gaps_view(self, request):
-        """The questions the guides did not cover, by game and count, for the date range and game picked."""
+    def _page_filter(self, request) -> tuple[DashboardForm, object, object, str | None]:
+        """The dashboard's and the content gaps' filter: the form, and the date range and game it picks
+        (the last 30 days when it was not valid, with a message saying so)."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         date_from, date_to = stats_range(None, None)
@@ -315,6 +316,11 @@ class QuestionLogAdmin(admin.ModelAdmin):
             date_from, date_to, game = form.cleaned_data["range"] + (form.cleaned_data.get("game") or None,)
         elif form.is_bound:
             messages.error(request, gettext("The filter was not valid; showing the last 30 days."))
+        return form, date_from, date_to, game
+
+    def content_gaps_view(self, request):
+        """The questions the guides did not cover, by game and count, for the date range and game picked."""
+        form, date_from, date_to, game = self._page_filter(request)
         gaps = content_gaps(date_from=date_from, date_to=date_to, game=game)
         context = {
             **self.admin_site.each_context(request),
@@ -328,15 +334,7 @@ class QuestionLogAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/coach/content_gaps.html", context)
 
     def dashboard_view(self, request):
-        if not self.has_view_permission(request):
-            raise PermissionDenied
-        date_from, date_to = stats_range(None, None)
-        form = DashboardForm(request.GET or None, initial={"from": date_from, "to": date_to})
-        game = None
-        if form.is_bound and form.is_valid():
-            date_from, date_to, game = form.cleaned_data["range"] + (form.cleaned_data.get("game") or None,)
-        elif form.is_bound:
-            messages.error(request, gettext("The filter was not valid; showing the last 30 days."))
+        form, date_from, date_to, game = self._page_filter(request)
         summary = stats_summary(date_from=date_from, date_to=date_to, game=game)
         context = {
             **self.admin_site.each_context(request),
