@@ -26,6 +26,9 @@ from coach.services.cache import semantic as semantic_module
 from config.embedded import free_port
 from knowledge.models import Game, GlossaryTerm
 from knowledge.services import catalogue_load
+from tests.coach.conftest import ask
+from tests.conftest import bearer_client
+from tests.factories import UserFactory
 from tests.servers.openai_server import Reply, ServerError
 
 MODEL = "text-embedding-3-small"  # a model whose threshold is SEMANTIC_CACHE_MAX_DISTANCE
@@ -406,3 +409,26 @@ def test_a_guard_refusal_never_reaches_the_model(backend, glossary, verifying):
     store("Does Yasuo counter Yone?", game="lol", category="matchup")
     assert alookup("Does Yone counter Yasuo?", game="lol", category="matchup", embedding=vector(0.0)) is None
     assert verifying.chat_requests() == []
+
+
+# --- through the ask endpoint, as players see it ---------------------------------------------------
+
+
+def test_players_get_a_cached_answer_for_a_rewording_but_never_for_the_reversed_matchup(demo):
+    # given one player's answered question about playing Lee Sin against Jarvan IV (the demo loads the
+    # League catalogue; the tests embed with the offline hashed n-grams, which cannot see word order)
+    first = ask(
+        bearer_client(UserFactory()), question="자르반 상대로 리신 정글 동선 어떻게 가요?", game="league-of-legends"
+    )
+    assert first.status_code == 200 and first.json()["cache"] == "none"
+    # when another player asks the same with another politeness level and filler
+    same = ask(
+        bearer_client(UserFactory()), question="혹시 자르반 상대로 리신 정글 동선 어떻게 가?", game="league-of-legends"
+    )
+    # and a third asks the reverse: playing Jarvan IV against Lee Sin
+    reverse = ask(
+        bearer_client(UserFactory()), question="리신 상대로 자르반 정글 동선 어떻게 가요?", game="league-of-legends"
+    )
+    # then the rewording is answered from the cache, and the reverse is answered on its own
+    assert same.json()["cache"] == "semantic" and same.json()["answer"] == first.json()["answer"]
+    assert reverse.status_code == 200 and reverse.json()["cache"] == "none"
