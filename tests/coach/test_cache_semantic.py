@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import override_settings
 
-from coach.models import SemanticCacheEntry
+from coach.models import QuestionLog, SemanticCacheEntry
 from coach.services.cache import (
     asemantic_cache_evict_answer,
     asemantic_cache_evict_document,
@@ -24,6 +24,7 @@ from coach.services.cache import (
 )
 from coach.services.cache import semantic as semantic_module
 from config.embedded import free_port
+from knowledge.demo.loader import demo_load
 from knowledge.models import Game, GlossaryTerm
 from knowledge.services import catalogue_load
 from tests.coach.conftest import ask
@@ -432,3 +433,22 @@ def test_players_get_a_cached_answer_for_a_rewording_but_never_for_the_reversed_
     # then the rewording is answered from the cache, and the reverse is answered on its own
     assert same.json()["cache"] == "semantic" and same.json()["answer"] == first.json()["answer"]
     assert reverse.status_code == 200 and reverse.json()["cache"] == "none"
+
+
+def test_a_confirmed_hit_saves_the_answer_cost_less_the_check_in_the_stats(demo, openai_server, settings):
+    # given a deploy with a key and a verify model, and one player's answered question
+    demo_load()  # the demo re-embedded through the server's model, as a deploy with a key would
+    settings.SEMANTIC_CACHE_VERIFY_MODEL = "gpt-4o-mini"
+    question = "How do I dodge Malenia's Waterfowl Dance?"
+    first = ask(bearer_client(UserFactory()), question=question)
+    assert first.json()["cache"] == "none"
+    paid = QuestionLog.objects.get(cache=QuestionLog.Cache.NONE).cost_usd
+    # when another player asks it and the small model confirms the two questions are one
+    openai_server.enqueue(Reply(text="yes"))
+    second = ask(bearer_client(UserFactory()), question=question)
+    # then the answer comes from the cache, and what it saved is the answer's cost less the check's
+    assert second.json()["cache"] == "semantic" and second.json()["answer"] == first.json()["answer"]
+    check = openai_server.chat_requests()[-1]
+    assert check.max_tokens == 1 and question in check.messages[-1]["content"]
+    served = QuestionLog.objects.get(cache=QuestionLog.Cache.SEMANTIC)
+    assert 0 < paid - served.saved_usd < Decimal("0.0001")
