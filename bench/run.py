@@ -2,7 +2,7 @@
 
     bin/bench                       # everything, about 19 minutes
     bin/bench --quick               # the same scenarios, shorter and smaller, about 3 minutes
-    bin/bench --only overhead,slow  # some scenarios (overhead, slow, retrieval, semantic, ingest, stats)
+    bin/bench --only overhead,slow  # some scenarios (overhead, slow, retrieval, semantic, ingest, stats, quality)
     bin/bench --compare bench/results/baseline.json
     .venv/bin/python bench/run.py --smoke   # seconds; what tests/bench runs so this keeps working
 
@@ -16,8 +16,8 @@ is written to bench/results/<timestamp>.json (--compare prints ratios against a 
 Scenarios (issue 8): 1 overhead (miss, exact-cache hits, semantic-cache hits at concurrency 1, 16,
 64, the LLM answering at once; plus 1 vs 2 workers), 2 slow (the LLM takes 1 s; concurrency 50,
 200, 500), 3 retrieval (bench/retrieval.py), 4 semantic (bench/semantic_cache.py), 5 ingest
-(bench/ingest.py), 6 memory (per worker, idle and under scenario 2), and the operations stats
-(bench/stats.py). The rate limits and the plan quota stay in the path but are raised so that a
+(bench/ingest.py), 6 memory (per worker, idle and under scenario 2), the operations stats
+(bench/stats.py), and answer quality (bench/quality.py, the full run only: it embeds its library with e5). The rate limits and the plan quota stay in the path but are raised so that a
 benchmark cannot hit them (see bench/stack.py).
 """
 
@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 from stack import Stack, cpu_seconds, cpu_spent, rss_mb  # noqa: E402
 
-SCENARIOS = ("overhead", "slow", "retrieval", "semantic", "ingest", "stats")
+SCENARIOS = ("overhead", "slow", "retrieval", "semantic", "ingest", "stats", "quality")
 ASK = ("POST", "/api/coach/ask")
 # Scenario 1's kinds. "profile" is no ask: GET /auth/me (the player's profile and plan usage), the
 # app's simplest signed-in request, through the same uvicorn, Django, middleware, DRF and token check
@@ -61,19 +61,20 @@ PROFILES = {
         "slow_concurrency": (50, 200, 500), "slow_duration": 30.0, "slow_warmup": 3.0, "slow_delay": 1.0,
         "slow_repeats": 3, "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 10_000,
         "ingest_repeats": 3, "retrieval": {"rows": 100_000, "queries": 100}, "semantic": True,
-        "stats": {"rows": 200_000, "runs": 3},
+        "stats": {"rows": 200_000, "runs": 3}, "quality": True,
     },
     "quick": {
         "concurrency": (1, 16, 64), "repeats": 2, "duration": 2.0, "warmup": 0.5, "workers_compare": True,
         "slow_concurrency": (50, 200, 500), "slow_duration": 8.0, "slow_warmup": 2.0, "slow_delay": 1.0,
         "slow_repeats": 2, "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 2_000,
         "ingest_repeats": 1, "retrieval": {"rows": 20_000, "queries": 30}, "semantic": True, "stats": None,
+        "quality": False,
     },
     "smoke": {
         "concurrency": (1, 4), "repeats": 1, "duration": 0.6, "warmup": 0.2, "workers_compare": False,
         "slow_concurrency": (8,), "slow_duration": 1.0, "slow_warmup": 0.3, "slow_delay": 0.2,
         "slow_repeats": 1, "players": 40, "exact_pairs": 10, "semantic_questions": 5, "ingest_chunks": 40,
-        "ingest_repeats": 1, "retrieval": None, "semantic": False, "stats": None,
+        "ingest_repeats": 1, "retrieval": None, "semantic": False, "stats": None, "quality": False,
     },
 }  # fmt: skip
 # uvicorn's HTTP protocol with TCP_NODELAY on every connection (config/server.py explains why).
@@ -396,6 +397,18 @@ def scenario_semantic(log_dir: Path, stamp: str) -> dict:
     return result
 
 
+def scenario_quality(log_dir: Path, stamp: str) -> dict:
+    """Answer quality (bench/quality.py): its held-out figures per embedder."""
+    out_path = RESULTS / f"quality-{stamp}.json"
+    code, output = _child([PYTHON, "bench/quality.py", "--out", str(out_path)], log_dir / "quality.log", timeout=1800)
+    result: dict = {"exit": code, "log": str(log_dir / "quality.log"), "table": _table_from(output)}
+    if out_path.exists():
+        report = json.loads(out_path.read_text())
+        result["json"] = str(out_path.relative_to(ROOT))
+        result["heldout"] = {name: e["splits"]["heldout"] for name, e in report["embedders"].items()}
+    return result
+
+
 def scenario_stats(options: dict, log_dir: Path) -> dict:
     command = [PYTHON, "bench/stats.py", "--rows", str(options["rows"]), "--runs", str(options["runs"])]
     code, output = _child(command, log_dir / "stats.log", timeout=1200)
@@ -456,6 +469,15 @@ def targets(results: dict) -> list[dict]:
     if semantic and semantic.get("at_setting"):
         worst = max(row["wrong_hit_rate"] for row in semantic["at_setting"].values())
         add("semantic cache wrong hits at the default threshold", f"{worst:.1%}", "<= 1%", worst <= 0.01)
+    quality = (results.get("quality") or {}).get("heldout", {}).get("e5")
+    if quality:
+        add("held-out recall@1 (e5)", quality["recall@1"], ">= 0.85", quality["recall@1"] >= 0.85)
+        add("held-out recall@5 (e5)", quality["recall@5"], ">= 0.95", quality["recall@5"] >= 0.95)
+        add("held-out cross-language recall@1 (e5)", quality["xling@1"], ">= 0.75", quality["xling@1"] >= 0.75)
+        caught, unanswerable = (int(n) for n in quality["caught"].split("/"))
+        add("held-out unanswerable caught (e5)", quality["caught"], ">= 75%", caught >= 0.75 * unanswerable)
+        refused, answerable = (int(n) for n in quality["false_refusals"].split("/"))
+        add("held-out false refusals (e5)", quality["false_refusals"], "<= 3 per 72", refused * 72 <= 3 * answerable)
     return checks
 
 
@@ -521,6 +543,12 @@ def print_report(results: dict) -> None:
               f"{semantic.get('setting_max_distance')} with the guard: {semantic.get('at_setting')}; "
               f"KNN {semantic.get('index_latency')}")  # fmt: skip
         for line in semantic.get("tail", [])[-4:]:
+            print("  " + line)
+        print()
+    quality = results.get("quality")
+    if quality:
+        print(f"answer quality (exit {quality.get('exit')}), bench/quality.py:")
+        for line in quality.get("table", []):
             print("  " + line)
         print()
     stats = results.get("stats")
@@ -675,6 +703,9 @@ def main(argv: list[str] | None = None) -> int:
         if "semantic" in only and profile["semantic"]:
             say("scenario 4: semantic cache, bench/semantic_cache.py")
             results["semantic"] = scenario_semantic(log_dir, stamp)
+        if "quality" in only and profile["quality"]:
+            say("answer quality, bench/quality.py (both offline embedders)")
+            results["quality"] = scenario_quality(log_dir, stamp)
         if "stats" in only and profile["stats"]:
             say(f"operations stats, bench/stats.py with {profile['stats']['rows']:,} question logs")
             results["stats"] = scenario_stats(profile["stats"], log_dir)
