@@ -17,8 +17,9 @@ Scenarios (issue 8): 1 overhead (miss, exact-cache hits, semantic-cache hits at 
 64, the LLM answering at once; plus 1 vs 2 workers), 2 slow (the LLM takes 1 s; concurrency 50,
 200, 500), 3 retrieval (bench/retrieval.py), 4 semantic (bench/semantic_cache.py), 5 ingest
 (bench/ingest.py), 6 memory (per worker, idle and under scenario 2), the operations stats
-(bench/stats.py), and answer quality (bench/quality.py, the full run only: it embeds its library with e5). The rate limits and the plan quota stay in the path but are raised so that a
-benchmark cannot hit them (see bench/stack.py).
+(bench/stats.py), and answer quality (bench/quality.py, the full run only: it embeds its library with
+e5). The rate limits and the plan quota stay in the path but are raised so that a benchmark cannot
+hit them (see bench/stack.py).
 """
 
 from __future__ import annotations
