@@ -2,6 +2,7 @@
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -10,11 +11,12 @@ from django.urls import reverse
 
 from knowledge import services
 from knowledge.demo.loader import demo_load
-from knowledge.entities import name_tokens
+from knowledge.entities import EntityIndex, name_tokens
 from knowledge.models import Entity, Game, GlossaryTerm
 from knowledge.selectors import entity_index
 
 GAMES = ["elden-ring", "league-of-legends", "tft", "valorant"]
+GUIDES = Path(__file__).resolve().parents[2] / "bench" / "data" / "quality" / "docs"
 
 
 def _ids(game, text):
@@ -48,6 +50,73 @@ def test_no_spelling_belongs_to_two_entities_of_a_game(game):
         for name in entity.names():
             owner = owners.setdefault("".join(name_tokens(name)), entity.key)
             assert owner == entity.key, f"{name!r} is both {owner} and {entity.key}"
+
+
+# The Korean client's names and the spellings players type for the same boss, place or item.
+ELDEN_RING_SPELLINGS = [
+    ("별 부수는 라단 공략", ["radahn"]),
+    ("라다안 패턴", ["radahn"]),
+    ("라다한 잡는법", ["radahn"]),
+    ("라단 대검", ["starscourge-greatswords"]),
+    ("약속의 왕 라단 2페이즈", ["promised-consort-radahn", "phase-2"]),
+    ("레나라 2페이즈", ["rennala", "phase-2"]),
+    ("렌날라 공략", ["rennala"]),
+    ("만월의 여왕 레날라", ["rennala"]),
+    ("흑검 말리케스", ["maliketh"]),
+    ("끔찍한 흉조 멀기트 패링", ["margit"]),
+    ("흉조의 아이 모그", ["mohg-the-omen"]),
+    ("피의 군주 모그", ["mohg"]),
+    ("암흑의 부산물 아스테르", ["astel"]),
+    ("성수의 기사 로레타", ["loretta"]),
+    ("친위기사 로레타", ["loretta"]),
+    ("신의 살갗의 사도 vs 신의 살갗의 귀인", ["godskin-apostle", "godskin-noble"]),
+    ("노장 니아르", ["niall"]),
+    ("고드릭의 군병", ["soldier-of-godrick"]),
+    ("접목의 고드릭", ["godrick"]),
+    ("뼛가루 추천", ["spirit-ashes"]),
+    ("피의 강 출혈 빌드", ["rivers-of-blood"]),
+    ("거대한 룬 어디서 켜요", ["great-rune"]),
+    ("적사자성 축제", ["redmane-castle"]),
+]
+# Everyday Korean next to those names: a name that is also an ordinary word would match in all of these.
+EVERYDAY_KOREAN = [
+    "3월은 패치가 언제 나와요?",
+    "성수동 오프라인 대회",
+    "성수기라 서버가 느려요",
+    "용인 병원 가는 길",
+    "노장 선수가 은퇴했다",
+    "방울 소리가 났다",
+    "라니까 그렇게 말했잖아",
+    "첫 왕 세종",
+    "도가니 속에 넣어라",
+    "검은 칼날 같은 바람",
+    "선조의 지혜",
+    "내리는 별을 봤다",
+    "짐승 같은 체력",
+    "사자가 무서워요",
+    "밤에 기병대가 지나갔다",
+    "부패한 정치인",
+]
+
+
+@pytest.mark.parametrize(("question", "expected"), ELDEN_RING_SPELLINGS)
+def test_elden_ring_names_are_found_in_the_client_spelling_and_the_community_ones(question, expected):
+    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in services.catalogue_read(game="elden-ring")])
+    assert [match.entity_id for match in index.find(question)] == expected
+
+
+@pytest.mark.parametrize("game", GAMES)
+def test_no_name_is_found_in_everyday_korean(game):
+    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in services.catalogue_read(game=game)])
+    found = {text: [m.surface for m in index.find(text)] for text in EVERYDAY_KOREAN}
+    assert {text: names for text, names in found.items() if names} == {}
+
+
+def test_no_elden_ring_name_is_found_in_the_other_games_guides():
+    # the other games' Korean and English guides are ordinary game text that names no Elden Ring entity
+    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in services.catalogue_read(game="elden-ring")])
+    for path in sorted(p for game in GAMES[1:] for p in (GUIDES / game).rglob("*") if p.is_file()):
+        assert [m.surface for m in index.find(path.read_text(encoding="utf-8"))] == [], path.name
 
 
 # --- loading ----------------------------------------------------------------------------------------
