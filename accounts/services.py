@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from rest_framework_simplejwt.exceptions import TokenBackendError
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
@@ -21,6 +21,7 @@ from knowledge.models import Game
 from .errors import AccountDisabled, SessionTokenInvalid
 from .google import GOOGLE_PROVIDER, google_apps, google_id_token_verify
 from .models import User
+from .tokens import token_user_id
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +61,10 @@ def _refresh_payload(raw: str) -> dict:
         raise SessionTokenInvalid() from exc
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or not payload.get(jwt_settings.JTI_CLAIM):
         raise SessionTokenInvalid(_("This is not a refresh token."))
+    try:
+        token_user_id(payload)
+    except TokenError as exc:
+        raise SessionTokenInvalid() from exc
     return payload
 
 
@@ -74,7 +79,7 @@ def session_refresh(*, refresh: str) -> TokenPair:
         outstanding = OutstandingToken.objects.select_for_update().filter(jti=payload[jwt_settings.JTI_CLAIM]).first()
         if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
             raise SessionTokenInvalid(_("This refresh token has been used or revoked; sign in again."))
-        user = User.objects.filter(**{jwt_settings.USER_ID_FIELD: payload.get(jwt_settings.USER_ID_CLAIM)}).first()
+        user = User.objects.filter(**{jwt_settings.USER_ID_FIELD: token_user_id(payload)}).first()
         if user is None or not user.is_active or user.deleted_at is not None:
             raise SessionTokenInvalid(_("This account is disabled."), code="account_disabled")
         BlacklistedToken.objects.create(token=outstanding)

@@ -195,6 +195,7 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": False,
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "AUTH_TOKEN_CLASSES": ("accounts.tokens.AccessToken",),  # refused unless user_id is one of our ids
 }
 
 # --- accounts -----------------------------------------------------------------------------------

@@ -184,3 +184,42 @@ def test_api_endpoints_refuse_a_deactivated_users_bearer_token(user):
     user.is_active = False
     user.save()
     assert client.get("/api/t/default").status_code == 401
+
+
+def _signed(token, **claims) -> str:
+    """One of our tokens with claims changed and signed again with our key (as a leaked key, or a bug, would)."""
+    for name, value in claims.items():
+        token[name] = value
+    return token.token_backend.encode(token.payload)
+
+
+# Not an id of ours: another type, a bool (True == 1 in Python), a float, spaces, a non-ASCII digit, too big.
+BAD_USER_IDS = ["abc", True, 1.0, " 1", "\u0661", "", None, [1], {"id": 1}, -1, 2**63, str(2**63)]
+
+
+@pytest.mark.parametrize("user_id", BAD_USER_IDS, ids=repr)
+@pytest.mark.parametrize("method, path", [("get", "/auth/me"), ("post", "/api/coach/ask")])
+def test_an_access_token_whose_user_id_is_not_an_id_is_401_token_not_valid(api_client, db, user_id, method, path):
+    # given user 1 exists, and an access token of ours whose user_id is not an integer id
+    User.objects.filter(pk=1).exists() or UserFactory(id=1)
+    access = _signed(RefreshToken.for_user(UserFactory()).access_token, user_id=user_id)
+    # when it is used, on the default authentication and on the ask's (no query)
+    response = getattr(api_client, method)(path, {}, format="json", HTTP_AUTHORIZATION=f"Bearer {access}")
+    # then it is refused in the one error shape, and never resolves to user 1
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "token_not_valid"
+
+
+@pytest.mark.parametrize("user_id", BAD_USER_IDS, ids=repr)
+def test_a_refresh_token_whose_user_id_is_not_an_id_is_401_token_not_valid(api_client, db, user_id):
+    User.objects.filter(pk=1).exists() or UserFactory(id=1)
+    refresh = _signed(RefreshToken.for_user(UserFactory()), user_id=user_id)
+    response = _refresh(api_client, refresh)
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "token_not_valid"
+
+
+@pytest.mark.parametrize("user_id", ["{pk}", "{pk:d}"])
+def test_an_access_token_carrying_the_id_as_a_number_or_a_string_works(api_client, user, user_id):
+    access = _signed(RefreshToken.for_user(user).access_token, user_id=user.pk if user_id == "{pk:d}" else str(user.pk))
+    assert _me(api_client, access).status_code == 200
