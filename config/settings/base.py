@@ -327,12 +327,25 @@ SEMANTIC_CACHE_BACKEND = env("SEMANTIC_CACHE_BACKEND", default="auto")
 #   dropped when a source document changes or the answer is down-voted).
 SEMANTIC_CACHE_TTL_SECONDS = env.float("SEMANTIC_CACHE_TTL_SECONDS", default=86400)
 # SEMANTIC_CACHE_MAX_DISTANCE: the cosine distance under which a cached question may answer a new one,
-#   and SEMANTIC_CACHE_GUARD: also require the same numbers, glossary entities (in order) and
-#   negation and topic words. 0.14 is what bench/semantic_cache.py chose for the offline embedder
-#   (0 wrong hits of 321 labelled pairs, held-out ones included; ~25% of paraphrases hit). Another
-#   embedding model has another distance scale: re-run the benchmark with it before changing models.
+#   for embedding models the benchmark has not measured (OpenAI's). The offline embedders have their own,
+#   chosen by bench/semantic_cache.py on its dev pairs (coach.services.cache.semantic.MAX_DISTANCE_BY_MODEL:
+#   e5 0.06, hash 0.28); every model spreads questions differently, so re-run the benchmark before changing
+#   models or this value.
+# SEMANTIC_CACHE_GUARD: a near question is served only when coach.services.guard agrees: the same game
+#   entities (the game's catalogue and glossary, any spelling) in the same roles around relation words (vs,
+#   상대로, 카운터...), the same numbers with versions compared as written (14.1 is not 14.10), no added or
+#   removed negation, and the same topic words (role, rank, queue, team/duo, counter vs build). With e5 and
+#   the guard, bench/semantic_cache.py serves 93% of the same-meaning pairs it never tuned on with 0 wrong
+#   answers of 73 look-alikes (bench/README.md, scenario 4). Off only to measure what it is worth.
 SEMANTIC_CACHE_MAX_DISTANCE = env.float("SEMANTIC_CACHE_MAX_DISTANCE", default=0.14)
 SEMANTIC_CACHE_GUARD = env.bool("SEMANTIC_CACHE_GUARD", default=True)
+# SEMANTIC_CACHE_VERIFY_MODEL: with OPENAI_API_KEY set, a hit that passed the guard is also confirmed by one
+#   yes/no call of this (small) model, or answered as a miss; its cost is the hit's cost_usd and comes off
+#   the money the hit saves (coach.services.cache.verify). Empty: off. The benchmark found it does not pay
+#   with the guard on (a model round trip on every hit for wrong hits the guard already refuses).
+#   SEMANTIC_CACHE_VERIFY_TIMEOUT_SECONDS: how long that call may take before the hit is refused.
+SEMANTIC_CACHE_VERIFY_MODEL = env("SEMANTIC_CACHE_VERIFY_MODEL", default="")
+SEMANTIC_CACHE_VERIFY_TIMEOUT_SECONDS = env.float("SEMANTIC_CACHE_VERIFY_TIMEOUT_SECONDS", default=3.0)
 # SEMANTIC_CACHE_CANDIDATES: nearest entries read per lookup; the closest that passes the guard wins.
 SEMANTIC_CACHE_CANDIDATES = env.int("SEMANTIC_CACHE_CANDIDATES", default=5)
 # SEMANTIC_CACHE_GLOSSARY_SECONDS: how long a game's glossary is reused in-process before re-reading.

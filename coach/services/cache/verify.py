@@ -3,8 +3,8 @@
 Off unless OPENAI_API_KEY and SEMANTIC_CACHE_VERIFY_MODEL are both set. The guard has already
 passed the candidate; the model is asked yes or no, with one output token. Anything but a clear yes
 (no, another word, an error, a timeout) refuses the hit: the question is then answered as a miss,
-which costs a call but never serves a wrong answer. What the call cost is logged and comes off the
-money the hit saves (coach stats' "saved").
+which costs a call but never serves a wrong answer. What the call cost is the hit's cost_usd in its
+QuestionLog and comes off the money the hit saves (coach stats' "saved").
 
 bench/semantic_cache.py measured that it does not pay with the guard on (see the bench's README
 section): it adds a model round trip (hundreds of milliseconds) to a hit that otherwise takes a few,
@@ -40,7 +40,7 @@ def verify_model() -> str:
     """The model that confirms hits, or "" when confirmation is off."""
     if not settings.OPENAI_API_KEY:
         return ""
-    return getattr(settings, "SEMANTIC_CACHE_VERIFY_MODEL", "") or ""
+    return settings.SEMANTIC_CACHE_VERIFY_MODEL
 
 
 def _params(model: str) -> dict:
@@ -78,7 +78,7 @@ async def asemantic_hit_verify(*, question: str, cached_question: str, model: st
                 {"role": "system", "content": VERIFY_SYSTEM},
                 {"role": "user", "content": f"A: {question}\nB: {cached_question}"},
             ],
-            timeout=getattr(settings, "SEMANTIC_CACHE_VERIFY_TIMEOUT_SECONDS", 3.0),
+            timeout=settings.SEMANTIC_CACHE_VERIFY_TIMEOUT_SECONDS,
             **_params(model),
         )
     except Exception as exc:
