@@ -205,10 +205,11 @@ def _not_covered_record(ask: Ask, found: Retrieval) -> QuestionLog:
 
 def _semantic_hit_record(ask: Ask, hit) -> QuestionLog:
     """A semantic hit's one trip to a worker thread: admission (_admit: a reused answer costs a call,
-    as an answer does), then the hit's log row and its new conversation."""
+    as an answer does), then the hit's log row and its new conversation. The yes/no check that
+    confirmed the hit (cache.verify), if any, is the row's cost."""
     _admit(ask)
     log = _log_row(ask, None, ask.plan.name, semantic_entry=hit.entry_id,
-                   **_reused_fields(hit.payload, QuestionLog.Cache.SEMANTIC))  # fmt: skip
+                   **_reused_fields(hit.payload, QuestionLog.Cache.SEMANTIC, cost_usd=hit.verify_cost_usd))  # fmt: skip
     _record(ask, log, release=False)
     return log
 
@@ -302,11 +303,12 @@ def _vector_to_keep(ask: Ask, embedder, embedding: list[float], found: cache.Que
     return {"model_name": embedder.model_name, "question": ask.question, "embedding": embedding}
 
 
-def _reused_fields(payload: dict, kind: str) -> dict:
-    """A cached answer: same text and sources, no tokens spent now, the original cost saved."""
+def _reused_fields(payload: dict, kind: str, cost_usd: Decimal = Decimal(0)) -> dict:
+    """A cached answer: same text and sources, no answer tokens spent now, the original cost saved
+    (`cost_usd`: what reusing it cost, a semantic hit's check; the payload's cost is already net of it)."""
     return {
         "answer": payload["answer"], "sources": payload["sources"], "model": payload["model"],
-        "cache": kind, "cost_usd": 0, "saved_usd": Decimal(payload.get("cost_usd") or "0"),
+        "cache": kind, "cost_usd": cost_usd, "saved_usd": Decimal(payload.get("cost_usd") or "0"),
     }  # fmt: skip
 
 

@@ -452,3 +452,25 @@ def test_a_confirmed_hit_saves_the_answer_cost_less_the_check_in_the_stats(demo,
     assert check.max_tokens == 1 and question in check.messages[-1]["content"]
     served = QuestionLog.objects.get(cache=QuestionLog.Cache.SEMANTIC)
     assert 0 < paid - served.saved_usd < Decimal("0.0001")
+
+
+def test_the_check_that_confirmed_a_hit_is_logged_as_the_hits_cost(demo, openai_server, settings):
+    # given a deploy with a key and a verify model, and one player's answered question
+    demo_load()
+    settings.SEMANTIC_CACHE_VERIFY_MODEL = "gpt-4o-mini"
+    question = "How do I dodge Malenia's Waterfowl Dance?"
+    assert ask(bearer_client(UserFactory()), question=question).json()["cache"] == "none"
+    paid = QuestionLog.objects.get(cache=QuestionLog.Cache.NONE).cost_usd
+    # when another player asks it and the small model confirms it
+    openai_server.enqueue(Reply(text="yes"))
+    assert ask(bearer_client(UserFactory()), question=question).json()["cache"] == "semantic"
+    # then the hit's row costs what the check cost (no answer tokens), and saves the rest of the answer's cost
+    served = QuestionLog.objects.get(cache=QuestionLog.Cache.SEMANTIC)
+    assert 0 < served.cost_usd < Decimal("0.0001")
+    assert (served.prompt_tokens, served.completion_tokens) == (0, 0)
+    assert abs(served.cost_usd + served.saved_usd - paid) <= Decimal("0.00000002")
+    # and without a verify model a third player's hit costs nothing and saves the whole answer
+    settings.SEMANTIC_CACHE_VERIFY_MODEL = ""
+    assert ask(bearer_client(UserFactory()), question=question).json()["cache"] == "semantic"
+    unchecked = QuestionLog.objects.filter(cache=QuestionLog.Cache.SEMANTIC).latest("created_at")
+    assert (unchecked.cost_usd, unchecked.saved_usd) == (0, paid)
