@@ -7,7 +7,13 @@ Screenshots of the admin index, a changelist and the dashboard in each language 
 import re
 
 import pytest
+from allauth.socialaccount.models import SocialAccount
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.utils import translation
 
+from billing.services.maintenance import beat_schedule_ensure
 from tests.factories import UserFactory
 
 from .test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, PASSWORD, _operations_data, _playwright
@@ -16,6 +22,10 @@ PAGES = {
     "index": "/admin/",
     "questionlog-changelist": "/admin/coach/questionlog/",
     "dashboard": "/admin/coach/questionlog/dashboard/",
+    # third-party apps' pages that stay in the console (config/console.py)
+    "periodictask-changelist": "/admin/django_celery_beat/periodictask/",
+    "socialaccount-changelist": "/admin/socialaccount/socialaccount/",
+    "group-changelist": "/admin/auth/group/",
 }
 # Labels of ours on those pages (the Operations box, model and field names, filters, the dashboard),
 # in both languages; each page must show the ones of its language and none of the other's.
@@ -34,6 +44,18 @@ LABELS = {
         "ko": ["운영 대시보드", "LLM 비용", "캐시로 절약한 비용", "일별 질문 수", "상위 게임", "모델별 비용",
                "요금제별 한도 초과 거절 (모든 게임)", "정확 일치 캐시"],
     },
+    "periodictask-changelist": {
+        "en": ["Periodic Tasks", "Enabled", "Scheduler", "Interval Schedule", "Last Run Datetime", "One-off Task"],
+        "ko": ["주기 작업", "활성화", "일정", "간격 일정", "최종 작동 일시", "한 번만 실행"],
+    },
+    "socialaccount-changelist": {
+        "en": ["Social Accounts", "User", "Provider"],
+        "ko": ["소셜 계정", "사용자", "사용자 식별", "제공자"],
+    },
+    "group-changelist": {
+        "en": ["Authentication and Authorization", "Groups"],
+        "ko": ["인증 및 권한", "그룹"],
+    },
 }  # fmt: skip
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
@@ -41,6 +63,16 @@ HANGUL = re.compile(r"[\uac00-\ud7a3]")
 def _visible_text(page) -> str:
     # What the staff member reads: the page's text and the charts' titles, legends and labels.
     return page.locator("body").inner_text() + " ".join(page.locator("svg text, svg title").all_text_contents())
+
+
+def _admin_names(language: str) -> set[str]:
+    """Every app and model name the admin index lists, in that language."""
+    with translation.override(language):
+        return {
+            str(name)
+            for model in admin.site._registry
+            for name in (apps.get_app_config(model._meta.app_label).verbose_name, model._meta.verbose_name_plural)
+        }
 
 
 def _has(text: str, label: str) -> bool:
@@ -57,6 +89,10 @@ def test_a_korean_browser_gets_the_console_in_korean_and_an_english_one_in_engli
     staff.set_password(PASSWORD)
     staff.save()
     _operations_data()
+    # beat's schedule (a transactional test's flush took the migrations' rows), a group, a linked Google identity
+    beat_schedule_ensure()
+    Group.objects.create(name="staff")
+    SocialAccount.objects.create(user=staff, provider="google", uid="2001", extra_data={"email": "kim@studio.kr"})
     ARTIFACTS.mkdir(exist_ok=True)
 
     seen = {}
@@ -96,4 +132,13 @@ def test_a_korean_browser_gets_the_console_in_korean_and_an_english_one_in_engli
         # and the English console has no Hangul at all but the players' own questions and answers
         _, english = seen[name, "en"]
         assert not HANGUL.search(english.replace("말레니아 2페이즈 어떻게 피해요?", "")), name
+    # and the Korean index names every app and model in Korean, third-party ones included (config/console.py);
+    # the pages taken out of the console are not listed in either language
+    _, korean_index = seen["index", "ko"]
+    _, english_index = seen["index", "en"]
+    english_names = _admin_names("en") - _admin_names("ko")  # "ID"-like names that read the same are no English
+    assert [name for name in sorted(english_names) if _has(korean_index, name)] == []
+    assert [name for name in sorted(_admin_names("en")) if not _has(english_index, name)] == []
+    removed = ["Sites", "Email addresses", "Social applications", "Outstanding Tokens", "Blacklisted Tokens", "Clocked"]
+    assert [name for name in removed if _has(english_index, name)] == []
     assert seen["link-height", "ko"] < 1.5 and seen["link-height", "en"] < 1.5
