@@ -34,11 +34,20 @@ class ProviderQuotaExhausted(Exception):
 
 
 def _unless_out_of_credit(work, **kwargs):
+    """Run the work with the provider's own error for autoretry_for to judge, unless waiting cannot help.
+
+    summarize_chunk answers the ask's error (AIError, for players) raised from the provider's: that
+    cause is what is retried, as an embedding's error is.
+    """
     try:
         return work(**kwargs)
-    except openai.RateLimitError as exc:
-        if getattr(exc, "code", None) == "insufficient_quota":
-            raise ProviderQuotaExhausted(str(exc)) from None
+    except Exception as exc:
+        cause = exc.__cause__
+        error = cause if isinstance(cause, openai.OpenAIError) else exc
+        if isinstance(error, openai.RateLimitError) and getattr(error, "code", None) == "insufficient_quota":
+            raise ProviderQuotaExhausted(str(error)) from None
+        if error is not exc and isinstance(error, RETRYABLE):
+            raise error from None
         raise
 
 

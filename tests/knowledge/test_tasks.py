@@ -16,7 +16,7 @@ from knowledge import services, tasks
 from knowledge.embeddings import get_embedder
 from knowledge.models import Chunk, Document
 from knowledge.selectors import chunk_search
-from tests.servers.openai_server import EMBEDDINGS_PATH, QuotaExhausted, ServerError
+from tests.servers.openai_server import CHAT_PATH, EMBEDDINGS_PATH, QuotaExhausted, RateLimited, Reply, ServerError
 
 pytestmark = pytest.mark.django_db
 
@@ -105,6 +105,39 @@ def test_summaries_are_a_task_too_and_then_embedded(make_document, settings, cel
     chunk = Chunk.objects.get(document=document)
     assert chunk.summarized and not chunk.needs_summary and chunk.searchable
     assert tasks.chunks_summarize.apply(args=[[chunk.pk]]).get() == 0  # already done
+
+
+@pytest.mark.parametrize(
+    "failures, statuses", [([ServerError(), RateLimited(retry_after=0)], [500, 429]), ([ServerError(503)], [503])]
+)
+def test_a_summary_the_provider_fails_is_retried_by_celery_until_it_answers(
+    make_document, settings, celery_eager, openai_embeddings, django_capture_on_commit_callbacks, failures, statuses
+):
+    # given a piece long enough to be summarised, and a provider that fails (500, 429) before it answers,
+    # with the call's own retries spent at once so each failure reaches the task
+    settings.CHUNK_SUMMARIZE_OVER_TOKENS = 30
+    settings.LLM_MAX_RETRIES = 0
+    openai_embeddings.enqueue(*failures, Reply("Roll away from the second phase's flurry."), path=CHAT_PATH)
+    long_paragraph = " ".join(f"Detail {i} about the second phase." for i in range(20))
+    # when it is ingested for the background
+    with django_capture_on_commit_callbacks(execute=True):
+        document = make_document(content=long_paragraph, sync=False)
+    # then Celery retried the summary until the provider answered, and the piece went live summarised
+    assert [r.status for r in openai_embeddings.requests if r.path == CHAT_PATH] == [*statuses, 200]
+    chunk = Chunk.objects.get(document=document)
+    assert chunk.summarized and chunk.searchable and chunk.text == "Roll away from the second phase's flurry."
+    document.refresh_from_db()
+    assert document.index_status == "ready"
+
+
+def test_a_summary_is_not_retried_when_the_account_is_out_of_credit(make_document, settings, openai_embeddings):
+    settings.CHUNK_SUMMARIZE_OVER_TOKENS = 30
+    openai_embeddings.enqueue(QuotaExhausted(), path=CHAT_PATH)
+    document = make_document(content=" ".join(f"Detail {i} about the second phase." for i in range(20)), sync=False)
+    chunk_ids = list(Chunk.objects.filter(document=document).values_list("pk", flat=True))
+    result = tasks.chunks_summarize.apply(args=[chunk_ids])
+    assert result.failed() and isinstance(result.result, tasks.ProviderQuotaExhausted)
+    assert len([r for r in openai_embeddings.requests if r.path == CHAT_PATH]) == 1
 
 
 def test_reembed_refuses_a_dimension_the_column_does_not_hold(settings):
