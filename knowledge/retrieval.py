@@ -30,6 +30,8 @@ LANGUAGES = ("ko", "en")
 GENERIC_KINDS = frozenset({"term", "role", "rank"})
 MAX_CHUNKS_PER_DOCUMENT = 2
 
+# A patch or version number as written (14.6, 14.10, 1.0b): one the guides never mention is not covered.
+_VERSION = re.compile(r"(?<![\w.])\d+\.\d+[a-z]?(?![\w.])", re.IGNORECASE)
 _TERM = re.compile(r"[0-9]+(?:\.[0-9]+)+|[0-9a-z]+|[\uac00-\ud7a3]+", re.IGNORECASE)
 _HANGUL_WORD = re.compile(r"^[\uac00-\ud7a3]+$")
 # Question words and endings that say nothing about the topic.
@@ -80,7 +82,7 @@ class Ranked:
 class Retrieval:
     ranked: list[Ranked]
     grounded: bool
-    reason: str  # "covered", "no_chunks", "entity_missing", "low_score"
+    reason: str  # "covered", "no_chunks", "entity_missing", "version_missing", "low_score"
     entities: list[str] = field(default_factory=list)  # the question's entity ids
 
     @property
@@ -168,6 +170,11 @@ def retrieve(
     named = set().union(*(item.entities for item in ranked))
     if any(index.kind(entity_id) not in GENERIC_KINDS and entity_id not in named for entity_id in entity_ids):
         return Retrieval(chosen, False, "entity_missing", entity_ids)
+    versions = set(_VERSION.findall(question.lower()))
+    if versions and not any(
+        versions & set(_VERSION.findall(f"{item.hit.title} {item.hit.text}".lower())) for item in ranked
+    ):
+        return Retrieval(chosen, False, "version_missing", entity_ids)
     if chosen[0].score < calibration.floor:
         return Retrieval(chosen, False, "low_score", entity_ids)
     return Retrieval(chosen, True, "covered", entity_ids)

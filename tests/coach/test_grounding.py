@@ -121,3 +121,26 @@ def test_a_korean_question_reaches_the_english_guide_with_e5(elden_ring, setting
     assert found.hits[0].language == "en"
     assert "malenia" in found.ranked[0].entities
     assert "malenia, blade of miquella" in found.ranked[0].match_terms  # the spelling the guide uses
+
+
+@pytest.mark.parametrize(("question", "grounded"), [("what changed for Jinx in 14.5?", True),
+                                                    ("what changed for Jinx in 14.6?", False),
+                                                    ("14.1 징크스 버프 뭐임", False)])  # fmt: skip
+def test_a_patch_the_guides_never_mention_is_not_covered(db, question, grounded):
+    # versions compare as written: 14.1 is not 14.10, and a note about 14.5 says nothing of 14.6
+    league = services.game_create_or_update(slug="league-of-legends", name_ko="리그 오브 레전드", name_en="LoL")
+    services.catalogue_load(game="league-of-legends")
+    services.document_create(
+        game=league, title="Patch 14.5 and 14.10 notes", category="patch", language="en",
+        content="Patch 14.5: Jinx Q attack speed up. Patch 14.10: Jinx W cooldown down.",
+        status=Document.Status.PUBLISHED, sync=True,
+    )  # fmt: skip
+    embedder = get_embedder()
+
+    found = retrieve(
+        game="league-of-legends", question=question, model_name=embedder.model_name,
+        embedding=embedder.embed([question], query=True)[0],
+    )  # fmt: skip
+
+    assert found.grounded is grounded
+    assert found.reason == ("covered" if grounded else "version_missing")
