@@ -1,6 +1,7 @@
 """Reads for accounts: the signed-in player's profile together with their plan and this period's usage."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from billing.selectors import usage_summary
 
@@ -13,8 +14,8 @@ USAGE_FIELDS = ("period", "period_start", "used", "remaining", "limit", "resets_
 class Me:
     user: User
     plan: str
-    usage: dict  # {"period", "period_start", "used", "remaining", "limit", "resets_at"}
-    subscription: dict | None  # billing's paid subscription; None on the free plan
+    usage: dict[str, Any]  # {"period", "period_start", "used", "remaining", "limit", "resets_at"}
+    subscription: dict[str, Any] | None  # billing's paid subscription; None on the free plan
 
 
 def user_me(*, user: User) -> Me:

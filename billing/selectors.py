@@ -3,12 +3,14 @@
 import functools
 import logging
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from accounts.models import User
 from billing.models import PlanOverride, Subscription, UsageCounter
 from billing.periods import period_bounds
 from config.plans import FREE, Plan, plans_all
@@ -40,12 +42,12 @@ def plan_overrides_active(*, at: datetime | None = None) -> QuerySet[PlanOverrid
                                        created_at__lte=at).order_by("-created_at", "-pk")  # fmt: skip
 
 
-def plan_override_active(*, user, at: datetime | None = None) -> PlanOverride | None:
+def plan_override_active(*, user: User, at: datetime | None = None) -> PlanOverride | None:
     """The override that decides the user's plan now, if any (the newest active one)."""
     return plan_overrides_active(at=at).filter(user_id=user.pk).first()
 
 
-def _plan_name_annotations(at: datetime) -> dict:
+def _plan_name_annotations(at: datetime) -> dict[str, Any]:
     """Subqueries for a User queryset: the newest active override's plan and the subscription's plan."""
     return {
         "plan_override_name": Subquery(plan_overrides_active(at=at).filter(user_id=OuterRef("pk")).values("plan")[:1]),
@@ -53,7 +55,7 @@ def _plan_name_annotations(at: datetime) -> dict:
     }
 
 
-def users_annotate_plan_usage(queryset: QuerySet, *, at: datetime | None = None) -> QuerySet:
+def users_annotate_plan_usage(queryset: QuerySet[User], *, at: datetime | None = None) -> QuerySet[User]:
     """Add what users_plan_usage needs to a User queryset, as subqueries: one query for any number of users.
 
     Annotations: plan_override_name, plan_subscription_name, calls_week_used, calls_month_used (this
@@ -69,7 +71,7 @@ def users_annotate_plan_usage(queryset: QuerySet, *, at: datetime | None = None)
     )
 
 
-def users_plan_usage(user) -> dict:
+def users_plan_usage(user: Any) -> dict[str, Any]:  # a User row with those annotations
     """For a user row from users_annotate_plan_usage: {"plan": Plan, "overridden", "used", "remaining"}."""
     plan = _plan_resolve(override=user.plan_override_name, subscription=user.plan_subscription_name,
                          user_id=user.pk)  # fmt: skip
@@ -88,7 +90,11 @@ def users_plan_usage(user) -> dict:
 @functools.cache
 def _user_with_plan_usage_sql() -> str:
     User = get_user_model()
-    columns = ", ".join(f"u.{connection.ops.quote_name(field.column)}" for field in User._meta.concrete_fields)
+    # A concrete field always has a column; the stub types Field.column for all fields (str | None).
+    columns = ", ".join(
+        f"u.{connection.ops.quote_name(field.column)}"  # type: ignore[arg-type]
+        for field in User._meta.concrete_fields
+    )
     counters = UsageCounter._meta.db_table
     return f"""
     SELECT {columns},
@@ -105,7 +111,7 @@ def _user_with_plan_usage_sql() -> str:
     """  # noqa: S608 - table and column names are ours
 
 
-def user_with_plan_usage(*, user_id, at: datetime | None = None):
+def user_with_plan_usage(*, user_id: int, at: datetime | None = None) -> User | None:
     """The user as users_annotate_plan_usage reads them (user_plan then needs no query, and
     users_plan_usage says the calls left), or None: one query."""
     at = at or timezone.now()
@@ -114,7 +120,7 @@ def user_with_plan_usage(*, user_id, at: datetime | None = None):
     return next(iter(get_user_model().objects.raw(_user_with_plan_usage_sql(), params)), None)
 
 
-def user_plan(*, user) -> Plan:
+def user_plan(*, user: User) -> Plan:
     """The plan the user has now: an active staff override's, else their subscription's, else free.
 
     No query for a user read by user_with_plan_usage (the ask's way, on every question); else one.
@@ -126,14 +132,15 @@ def user_plan(*, user) -> Plan:
     row = (
         User.objects.filter(pk=user.pk)
         .annotate(**_plan_name_annotations(timezone.now()))
-        .values_list("plan_override_name", "plan_subscription_name")
+        # the plugin cannot see annotations passed as **dict
+        .values_list("plan_override_name", "plan_subscription_name")  # type: ignore[misc]
         .first()
     )
     override, subscription = row or (None, None)
     return _plan_resolve(override=override, subscription=subscription, user_id=user.pk)
 
 
-def usage_summary(*, user) -> dict:
+def usage_summary(*, user: User) -> dict[str, Any]:
     """Plan, period, calls used and left, when they come back, the paid subscription and the override if any."""
     subscription = Subscription.objects.filter(user_id=user.pk).first()
     override = plan_override_active(user=user)

@@ -6,12 +6,13 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils.translation import gettext_lazy as _
 from pgvector import Vector
 
@@ -31,7 +32,7 @@ class UnknownGame(ApplicationError):
     message = _("No such game.")
 
     @classmethod
-    def for_slug(cls, slug) -> UnknownGame:
+    def for_slug(cls, slug: str) -> UnknownGame:
         return cls(_("No game '%(slug)s'.") % {"slug": slug}, details={"game": slug})
 
 
@@ -49,11 +50,14 @@ class ChunkHit:
     language: str = "ko"
 
 
+SearchPath = Literal["exact", "hnsw", "hnsw+exact", "empty"]
+
+
 @dataclass(frozen=True)
 class SearchPlan:
     """How a search ran, for the retrieval-test page and the benchmark."""
 
-    path: Literal["exact", "hnsw", "hnsw+exact", "empty"]
+    path: SearchPath
     filtered_rows: int  # counted up to RETRIEVAL_EXACT_MAX_ROWS + 1 ("more than" past that)
     ms: float
 
@@ -146,12 +150,12 @@ def entity_indexes_forget(game: str | None = None) -> None:
         _entity_indexes.pop(game, None)
 
 
-def games_with_pickers() -> list[dict]:
+def games_with_pickers() -> list[dict[str, Any]]:
     """Every game with the categories and tags its published documents use (two queries in all).
 
     Categories keep the order staff gave them on the game; ones only documents know come after.
     """
-    in_use: dict[int, tuple[set, set]] = {}
+    in_use: dict[int, tuple[set[str], set[str]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -247,6 +251,7 @@ def chunk_search_with_plan(
         params["language"] = language
     where_sql = " AND ".join(where)
 
+    path: SearchPath
     with connection.cursor() as cursor:
         if plan == "exact":
             rows, filtered = _exact_counted(cursor, where_sql, params, limited=False)
@@ -279,13 +284,14 @@ _HITS = """
 """
 
 
-def _count(cursor, where_sql: str, params: dict) -> int:
+def _count(cursor: CursorWrapper, where_sql: str, params: dict[str, Any]) -> int:
     """The filtered rows, counted up to the exact-scan limit + 1."""
     cursor.execute(
         f"SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk c WHERE {where_sql} LIMIT %(cap)s) AS filtered",  # noqa: S608
         params,
     )
-    return cursor.fetchone()[0]
+    count: int = cursor.fetchone()[0]
+    return count
 
 
 # The exact scan reads every filtered row's vector, and that reading is most of its time: stored at
@@ -296,7 +302,7 @@ def _count(cursor, where_sql: str, params: dict) -> int:
 _EXACT_DISTANCE = "cosine_distance(c.embedding, %(query)s::halfvec)"
 
 
-def _exact(cursor, where_sql: str, params: dict) -> list[tuple]:
+def _exact(cursor: CursorWrapper, where_sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The true top k of the filtered rows, in one pass (a top-k sort as the rows come)."""
     cursor.execute(
         f"""
@@ -308,10 +314,13 @@ def _exact(cursor, where_sql: str, params: dict) -> list[tuple]:
         """,  # noqa: S608 - where_sql is built from constants; values are parameters
         params,
     )
-    return cursor.fetchall()
+    rows: list[tuple[Any, ...]] = cursor.fetchall()
+    return rows
 
 
-def _exact_counted(cursor, where_sql: str, params: dict, *, limited: bool) -> tuple[list[tuple], int]:
+def _exact_counted(
+    cursor: CursorWrapper, where_sql: str, params: dict[str, Any], *, limited: bool
+) -> tuple[list[tuple[Any, ...]], int]:
     """_exact that also counts the filtered rows; `limited`: stop after the exact-scan limit + 1 rows
     (the top k is then meaningless and the caller goes to HNSW)."""
     limit = "LIMIT %(cap)s" if limited else ""
@@ -328,7 +337,7 @@ def _exact_counted(cursor, where_sql: str, params: dict, *, limited: bool) -> tu
     return rows, (rows[0][10] if rows else 0)
 
 
-def _hnsw(cursor, where_sql: str, params: dict) -> list[tuple]:
+def _hnsw(cursor: CursorWrapper, where_sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """The top k of RETRIEVAL_HNSW_CANDIDATES rows found through the HNSW index (iterative scans, so
     filtered rows keep coming; relaxed order, so they come roughly nearest first), in exact order."""
     candidates = max(settings.RETRIEVAL_HNSW_CANDIDATES, params["k"])
@@ -350,7 +359,8 @@ def _hnsw(cursor, where_sql: str, params: dict) -> list[tuple]:
             """,  # noqa: S608 - where_sql is built from constants, the rest are numbers; values are parameters
             params,
         )
-        return cursor.fetchall()
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
+        return rows
 
 
 def _ms(started: float) -> float:

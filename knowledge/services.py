@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -18,11 +19,14 @@ from django.db import connection, transaction
 from django.db.models import DateTimeField, F, Func, Q, QuerySet, Value
 from django.utils import timezone
 
+from accounts.models import User
+
 from . import chunking
 from .embeddings import get_embedder
 from .models import Chunk, Document, Entity, Game, GlossaryTerm
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SUMMARY_BATCH_SIZE = 8
 # Fields a staff edit or a re-ingest may change; the rest (hashes, progress) belong to indexing.
@@ -94,7 +98,7 @@ def document_create(
     source_url: str = "",
     source_key: str = "",
     status: str = Document.Status.DRAFT,
-    updated_by=None,
+    updated_by: User | None = None,
     sync: bool = False,
 ) -> Document:
     """Create a document and index it: in the background, or inline (sync) before returning."""
@@ -129,7 +133,9 @@ def document_create(
     return document
 
 
-def document_update(*, document: Document, data: dict, updated_by=None, sync: bool = False) -> Document:
+def document_update(
+    *, document: Document, data: dict[str, Any], updated_by: User | None = None, sync: bool = False
+) -> Document:
     """Apply changed fields. Changed content is re-chunked and re-embedded (in the background unless
     sync); its old chunks keep answering until the new ones replace them in one transaction."""
     unknown = set(data) - set(DOCUMENT_FIELDS)
@@ -163,7 +169,7 @@ def document_update(*, document: Document, data: dict, updated_by=None, sync: bo
             _game_category_add(game=document.game, category=document.category)
         if "status" in changed:
             _searchable_refresh(document=document)
-        if content_changed:
+        if pieces is not None:  # the content changed
             _index_plan(document=document, pieces=pieces)
             if not sync:
                 _index_dispatch(document=document)
@@ -176,11 +182,11 @@ def document_update(*, document: Document, data: dict, updated_by=None, sync: bo
     return document
 
 
-def document_publish(*, document: Document, updated_by=None) -> Document:
+def document_publish(*, document: Document, updated_by: User | None = None) -> Document:
     return document_update(document=document, data={"status": Document.Status.PUBLISHED}, updated_by=updated_by)
 
 
-def document_unpublish(*, document: Document, updated_by=None) -> Document:
+def document_unpublish(*, document: Document, updated_by: User | None = None) -> Document:
     return document_update(document=document, data={"status": Document.Status.DRAFT}, updated_by=updated_by)
 
 
@@ -325,7 +331,7 @@ def _db_now() -> Func:
     return Func(function="statement_timestamp", output_field=DateTimeField())
 
 
-def _pending(chunks: QuerySet, model_name: str) -> QuerySet:
+def _pending(chunks: QuerySet[Chunk], model_name: str) -> QuerySet[Chunk]:
     """Chunks of the document's current content still to be summarised or (re-)embedded."""
     return chunks.filter(content_hash=F("document__content_hash")).filter(
         Q(needs_summary=True)
@@ -394,7 +400,7 @@ def _index_dispatch(*, document: Document) -> None:
     transaction.on_commit(queue)
 
 
-def _batches(items: list, size: int) -> list[list]:
+def _batches(items: list[T], size: int) -> list[list[T]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 

@@ -1,7 +1,8 @@
 """Periodic billing work run by django-celery-beat, and the schedule itself (present after every migrate)."""
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -23,7 +24,7 @@ _LAPSED_AFTER = timedelta(hours=1)
 
 # name -> (task, schedule). Crontabs run in the service's time zone. Created when missing; an
 # existing entry is left as staff set it in the admin (disabled, rescheduled).
-BEAT_SCHEDULE = {
+BEAT_SCHEDULE: dict[str, tuple[str, dict[str, Any]]] = {
     "billing: quota period rollover and cleanup": ("billing.tasks.quota_periods_rollover", {"crontab": "0 0 * * *"}),
     "billing: re-queue pending RevenueCat events": ("billing.tasks.webhook_events_requeue", {"every_seconds": 300}),
     "billing: re-read lapsed subscriptions": ("billing.tasks.subscriptions_refresh_lapsed", {"every_seconds": 3600}),
@@ -54,7 +55,7 @@ def beat_schedule_ensure() -> list[str]:
     return created
 
 
-def quota_periods_rollover(*, now=None) -> dict:
+def quota_periods_rollover(*, now: datetime | None = None) -> dict[str, Any]:
     """The period reset needs no job (a new period is a new counter row); this drops rows past retention.
 
     Idempotent, and a missed run catches up: it deletes by age, whatever ran before.
@@ -66,7 +67,7 @@ def quota_periods_rollover(*, now=None) -> dict:
     return {"counters_deleted": counters, "call_records_deleted": records}
 
 
-def webhook_events_due(*, now=None, limit: int = 500) -> list[int]:
+def webhook_events_due(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     now = now or timezone.now()
     due = WebhookEvent.objects.filter(status=WebhookEvent.Status.PENDING).filter(
         Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, received_at__lte=now - _UNTRIED_GRACE)
@@ -74,7 +75,7 @@ def webhook_events_due(*, now=None, limit: int = 500) -> list[int]:
     return list(due.order_by("received_at").values_list("pk", flat=True)[:limit])
 
 
-def subscriptions_refresh_lapsed(*, now=None, limit: int = 200) -> int:
+def subscriptions_refresh_lapsed(*, now: datetime | None = None, limit: int = 200) -> int:
     """Re-read paid subscriptions well past their expiry, in case their EXPIRATION never arrived."""
     now = now or timezone.now()
     lapsed = (

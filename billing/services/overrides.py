@@ -11,17 +11,20 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from billing.models import PlanOverride
 
 logger = logging.getLogger(__name__)
 
 
-def _staff_check(staff, action: str) -> None:
+def _staff_check(staff: User | None, action: str) -> None:
     if staff is None or not staff.is_active or not staff.is_staff:
         raise PermissionDenied(f"Only active staff may {action} a plan override.")
 
 
-def plan_override_grant(*, user, plan: str, note: str, created_by, expires_at: datetime | None = None) -> PlanOverride:
+def plan_override_grant(
+    *, user: User, plan: str, note: str, created_by: User, expires_at: datetime | None = None
+) -> PlanOverride:
     """Give `user` the plan `plan` from now until `expires_at` (or until ended), for the reason in `note`.
 
     Raises ValidationError (unknown plan, blank note, expiry not in the future) and PermissionDenied
@@ -39,7 +42,7 @@ def plan_override_grant(*, user, plan: str, note: str, created_by, expires_at: d
     return override
 
 
-def plan_override_end(*, override: PlanOverride, ended_by) -> PlanOverride:
+def plan_override_end(*, override: PlanOverride, ended_by: User) -> PlanOverride:
     """End an active override now; the user is back on their subscription (or an older active override).
 
     Ending one that staff already ended changes nothing (who ended it stays recorded). One that

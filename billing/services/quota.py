@@ -15,6 +15,7 @@ from datetime import date, datetime
 from django.db import connection
 from django.utils import timezone
 
+from accounts.models import User
 from billing.errors import QuotaExceeded
 from billing.periods import period_bounds
 from billing.selectors import user_plan
@@ -46,7 +47,7 @@ def quota_exceeded(*, plan: Plan, resets_at: datetime) -> QuotaExceeded:
     )
 
 
-def quota_reserve(*, user) -> QuotaReservation:
+def quota_reserve(*, user: User) -> QuotaReservation:
     """Spend one call of the user's plan in this period; QuotaExceeded (429) when none is left.
 
     One statement (billing_quota_reserve, migration 0003): both counters and the call record."""

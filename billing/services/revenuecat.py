@@ -1,6 +1,7 @@
 """A small client for RevenueCat's REST API v1: GET /v1/subscribers/{app_user_id}, with timeouts and retries."""
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 import requests
@@ -17,7 +18,7 @@ _RETRY_STATUSES = (429, 500, 502, 503, 504)
 class SubscriberSnapshot:
     app_user_id: str
     request_date_ms: int  # RevenueCat's clock when it answered
-    subscriber: dict
+    subscriber: dict[str, Any]
 
 
 def _session() -> requests.Session:

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.models import User
 from billing.errors import InvalidWebhookPayload, RevenueCatUnavailable
 from billing.models import SubscriberAlias, Subscription, WebhookEvent
 from billing.services import revenuecat
@@ -38,7 +40,7 @@ def _malformed(text: str, reason: str) -> InvalidWebhookPayload:
     return InvalidWebhookPayload(details={"reason": reason})
 
 
-def _int_or_none(value) -> int | None:
+def _int_or_none(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
@@ -92,8 +94,8 @@ def _queue(event_pk: int) -> None:
 # --- finding our users --------------------------------------------------------------------------
 
 
-def _ids(*values) -> list[str]:
-    found = []
+def _ids(*values: object) -> list[str]:
+    found: list[str] = []
     for value in values:
         items = value if isinstance(value, list | tuple) else [value]
         for item in items:
@@ -102,7 +104,7 @@ def _ids(*values) -> list[str]:
     return found
 
 
-def users_by_app_user_ids(app_user_ids: Iterable[str]) -> list:
+def users_by_app_user_ids(app_user_ids: Iterable[str]) -> list[User]:
     """Our users behind these RevenueCat ids: our public_id itself, or an alias recorded earlier."""
     app_user_ids = list(app_user_ids)
     public_ids = []
@@ -118,7 +120,7 @@ def users_by_app_user_ids(app_user_ids: Iterable[str]) -> list:
     return list(users.values())
 
 
-def _aliases_record(user, app_user_ids: Iterable[str]) -> None:
+def _aliases_record(user: User, app_user_ids: Iterable[str]) -> None:
     own = str(user.public_id)
     for app_user_id in app_user_ids:
         if app_user_id != own:
@@ -134,15 +136,15 @@ class Grant:
     rank: int
     entitlement_id: str
     product_id: str
-    purchase: dict
+    purchase: dict[str, Any]
     expires_at: datetime | None
 
 
-def _when(value) -> datetime | None:
+def _when(value: object) -> datetime | None:
     return parse_datetime(value) if isinstance(value, str) and value else None
 
 
-def _active(item: dict, now: datetime) -> bool:
+def _active(item: dict[str, Any], now: datetime) -> bool:
     if item.get("expires_date") is None:
         return True  # lifetime / non-expiring
     ends = [moment for moment in (_when(item.get("expires_date")), _when(item.get("grace_period_expires_date")))
@@ -150,7 +152,7 @@ def _active(item: dict, now: datetime) -> bool:
     return any(moment > now for moment in ends)
 
 
-def subscriber_grant(subscriber: dict, *, now: datetime) -> Grant | None:
+def subscriber_grant(subscriber: dict[str, Any], *, now: datetime) -> Grant | None:
     """The best plan the subscriber's active entitlements (or mapped products) give, by configuration."""
     plans = plans_all()
     entitlement_plans = settings.REVENUECAT_ENTITLEMENT_PLANS
@@ -158,9 +160,9 @@ def subscriber_grant(subscriber: dict, *, now: datetime) -> Grant | None:
     subscriptions = subscriber.get("subscriptions") or {}
     non_subscriptions = subscriber.get("non_subscriptions") or {}
 
-    def purchase_of(product: str) -> dict:
-        if isinstance(subscriptions.get(product), dict):
-            return subscriptions[product]
+    def purchase_of(product: str) -> dict[str, Any]:
+        if isinstance(found := subscriptions.get(product), dict):
+            return found
         bought = non_subscriptions.get(product)
         return bought[-1] if isinstance(bought, list) and bought and isinstance(bought[-1], dict) else {}
 
@@ -191,7 +193,7 @@ def subscriber_grant(subscriber: dict, *, now: datetime) -> Grant | None:
     return best
 
 
-def subscription_sync(*, user, event_timestamp_ms: int | None = None) -> Subscription:
+def subscription_sync(*, user: User, event_timestamp_ms: int | None = None) -> Subscription:
     """Re-read the user's subscriber from RevenueCat and store the plan it gives.
 
     Raises RevenueCatUnavailable (nothing changed) when the REST API cannot be read.
@@ -239,7 +241,7 @@ def _subscription_fill(subscription: Subscription, grant: Grant | None) -> None:
 # --- processing: one table of handlers ----------------------------------------------------------
 
 
-def _sync_subscriber(event: dict) -> tuple[str, object]:
+def _sync_subscriber(event: dict[str, Any]) -> tuple[str, object]:
     """Events that may change access: record the ids, re-read the subscriber, derive the plan."""
     app_user_ids = _ids(event.get("app_user_id"), event.get("original_app_user_id"), event.get("aliases"))
     users = users_by_app_user_ids(app_user_ids)
@@ -251,7 +253,7 @@ def _sync_subscriber(event: dict) -> tuple[str, object]:
     return Status.PROCESSED, users[0]
 
 
-def _sync_transfer(event: dict) -> tuple[str, object]:
+def _sync_transfer(event: dict[str, Any]) -> tuple[str, object]:
     """TRANSFER has no app_user_id: purchases moved from transferred_from to transferred_to; re-read both."""
     users = users_by_app_user_ids(_ids(event.get("transferred_to"), event.get("transferred_from")))
     if not users:
@@ -261,7 +263,7 @@ def _sync_transfer(event: dict) -> tuple[str, object]:
     return Status.PROCESSED, users[0]
 
 
-def _record_only(event: dict) -> tuple[str, object]:
+def _record_only(event: dict[str, Any]) -> tuple[str, object]:
     """Events that never change access (invoices, virtual currency, experiments): learn the ids only."""
     app_user_ids = _ids(event.get("app_user_id"), event.get("original_app_user_id"), event.get("aliases"))
     users = users_by_app_user_ids(app_user_ids)
@@ -270,12 +272,12 @@ def _record_only(event: dict) -> tuple[str, object]:
     return Status.PROCESSED, users[0] if users else None
 
 
-def _acknowledge_test(event: dict) -> tuple[str, object]:
+def _acknowledge_test(event: dict[str, Any]) -> tuple[str, object]:
     logger.info("RevenueCat TEST event %s received", event.get("id"))
     return Status.PROCESSED, None
 
 
-EVENT_HANDLERS: dict[str, Callable[[dict], tuple[str, object]]] = {
+EVENT_HANDLERS: dict[str, Callable[[dict[str, Any]], tuple[str, object]]] = {
     # Access can change: re-read. CANCELLATION and SUBSCRIPTION_PAUSED keep access until the
     # subscriber's expiry passes, which the REST read shows and EXPIRATION then confirms.
     "INITIAL_PURCHASE": _sync_subscriber,
@@ -310,8 +312,11 @@ def webhook_event_process(*, event_pk: int) -> WebhookEvent:
     stored = WebhookEvent.objects.get(pk=event_pk)
     if stored.status != Status.PENDING:
         return stored
+    assert stored.payload is not None  # a PENDING event was stored with its body (webhook_event_receive)
     event = stored.payload["event"]
     handler = EVENT_HANDLERS.get(stored.type)
+    status: str
+    result: object
     try:
         if stored.environment.upper() == "SANDBOX" and not settings.REVENUECAT_ALLOW_SANDBOX:
             status, result = Status.IGNORED, "sandbox event; REVENUECAT_ALLOW_SANDBOX is off"
