@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from .models import User
+from .staff import staff_group_ensure
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         Allowed (staff_google_allowed): an identity already linked signs into its account, which
         becomes staff (a player's own account included); a new identity links to the account owning
         its address (_staff_user_for_new_identity) or gets a new staff account. Anything else is
-        refused and nothing is written.
+        refused and nothing is written. An account the sign-in makes staff joins settings.STAFF_GOOGLE_GROUP.
         """
         claims = sociallogin.account.extra_data
         email = str(claims.get("email") or "").lower()
@@ -103,10 +104,18 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 raise _refuse(request, _("This account is disabled."))
             if user is None:
                 user = self._staff_user_create(request, sociallogin, email=email)
+                becomes_staff = True
+            else:
+                becomes_staff = not user.is_staff
             if not user.is_staff:
                 logger.info("staff google sign-in: %s becomes staff", user.public_id)
                 User.objects.filter(pk=user.pk).update(is_staff=True)
                 user.is_staff = True
+            if becomes_staff:
+                # What a new staff member may do; an account already staff keeps the groups it was given.
+                group, _made = staff_group_ensure()
+                if group is not None:
+                    user.groups.add(group)
             if new_identity:
                 sociallogin.connect(request, user)
 

@@ -236,6 +236,9 @@ STAFF_GOOGLE_CLIENT_ID = env("STAFF_GOOGLE_CLIENT_ID", default="")
 STAFF_GOOGLE_CLIENT_SECRET = env("STAFF_GOOGLE_CLIENT_SECRET", default="")
 STAFF_GOOGLE_DOMAINS = [domain.lower().lstrip("@") for domain in env.list("STAFF_GOOGLE_DOMAINS", default=[])]
 STAFF_GOOGLE_EMAILS = [email.lower() for email in env.list("STAFF_GOOGLE_EMAILS", default=[])]
+# STAFF_GOOGLE_GROUP: the group an account joins when a Google sign-in makes it staff ("" for none); made,
+#   when missing, with the content curation permissions (accounts/staff.py; `manage.py staff_group`).
+STAFF_GOOGLE_GROUP = env("STAFF_GOOGLE_GROUP", default="staff")
 if STAFF_GOOGLE_CLIENT_ID:
     SOCIALACCOUNT_PROVIDERS["google"]["APPS"].append(
         {

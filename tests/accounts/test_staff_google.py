@@ -1,6 +1,7 @@
 """Staff sign in to the admin with Google: allauth's web flow against a local Google (tests/servers/google_certs.py)
 that plays the authorization-code flow; Django's test client follows each real redirect."""
 
+from io import StringIO
 from urllib.parse import parse_qs, urlsplit
 
 # allauth reads Google's endpoint URLs when its Google views are imported: at collection, the settings are the
@@ -10,7 +11,9 @@ import pytest
 import requests
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
+from django.contrib.auth.models import Group, Permission
 from django.contrib.messages import get_messages
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -242,3 +245,74 @@ def test_the_apps_sign_in_still_works_and_refuses_tokens_for_the_staff_client(ap
     refused = sign_in(api_client, google_token(aud=STAFF_CLIENT_ID, sub="3002"))
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "google_token_wrong_audience"
+
+
+def test_a_new_staff_account_joins_the_staff_group_and_may_curate_content_but_not_billing(client, google_web):
+    # given no staff group yet (STAFF_GOOGLE_GROUP is "staff" by default)
+    assert not Group.objects.exists()
+    google_web.signed_in_as = google_account(sub="2010")
+
+    # when an allowed Workspace account signs in with Google for the first time
+    assert staff_google_sign_in(client, google_web)["Location"] == "/admin/"
+
+    # then its new account is in the group, made with the content curation permissions
+    user = User.objects.get()
+    assert [group.name for group in user.groups.all()] == ["staff"]
+    assert user.has_perms(["knowledge.change_document", "knowledge.add_uploadbatch", "coach.view_questionlog",
+                           "coach.change_feedback", "knowledge.change_game"])  # fmt: skip
+    assert not user.has_perm("knowledge.delete_document") and not user.has_perm("billing.view_subscription")
+    assert not user.has_perm("accounts.change_user")
+    # and the admin shows it the documents and the upload form
+    assert client.get("/admin/knowledge/document/").status_code == 200
+    assert client.get("/admin/knowledge/uploadbatch/add/").status_code == 200
+    assert client.get("/admin/billing/subscription/").status_code == 403
+
+
+def test_the_group_named_by_the_setting_is_joined_as_a_superuser_left_it(client, google_web, settings):
+    # given a group a superuser already made and trimmed, named by the setting
+    settings.STAFF_GOOGLE_GROUP = "콘텐츠팀"
+    group = Group.objects.create(name="콘텐츠팀")
+    group.permissions.set(Permission.objects.filter(codename="view_document"))
+    google_web.signed_in_as = google_account(sub="2011")
+
+    staff_google_sign_in(client, google_web)
+
+    # then the new account joins it, and its permissions stay as the superuser set them
+    user = User.objects.get()
+    assert list(user.groups.all()) == [group]
+    assert list(group.permissions.values_list("codename", flat=True)) == ["view_document"]
+
+
+def test_an_account_already_staff_keeps_its_groups_and_no_group_is_made_when_the_setting_is_empty(
+    client, google_web, settings
+):
+    # given an operator-made staff user, and a second allowed person with the setting emptied
+    UserFactory(email="kim@studio.kr", is_staff=True)
+    google_web.signed_in_as = google_account(sub="2012")
+    staff_google_sign_in(client, google_web)
+    client.logout()
+    settings.STAFF_GOOGLE_GROUP = ""
+    google_web.signed_in_as = google_account(sub="2013", email="lee@studio.kr")
+
+    staff_google_sign_in(client, google_web)
+
+    # then neither joined a group, and none was made
+    assert not Group.objects.exists()
+    assert User.objects.get(email="lee@studio.kr").is_staff
+
+
+def test_the_staff_group_command_makes_the_group_and_resets_its_permissions(settings):
+    # given a group a superuser emptied
+    Group.objects.create(name="staff")
+    out = StringIO()
+
+    # when the command runs without and then with --reset
+    call_command("staff_group", stdout=out)
+    assert not Group.objects.get(name="staff").permissions.exists()
+    call_command("staff_group", "--reset", stdout=out)
+
+    # then the defaults are back, listed in the output
+    codenames = set(Group.objects.get(name="staff").permissions.values_list("codename", flat=True))
+    assert {"view_document", "change_document", "add_uploadbatch", "view_questionlog"} <= codenames
+    assert "delete_document" not in codenames
+    assert "knowledge.change_document" in out.getvalue()
