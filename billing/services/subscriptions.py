@@ -24,6 +24,7 @@ from accounts.models import User
 from billing.errors import InvalidWebhookPayload, RevenueCatUnavailable
 from billing.models import SubscriberAlias, Subscription, WebhookEvent
 from billing.services import revenuecat
+from config.observability import metrics
 from config.plans import FREE, plans_all
 
 logger = logging.getLogger(__name__)
@@ -331,6 +332,7 @@ def webhook_event_process(*, event_pk: int) -> WebhookEvent:
             attempts=attempts, error=str(exc)[:2000], next_attempt_at=timezone.now() + retry_wait(attempts)
         )
         logger.warning("RevenueCat event %s stays pending: %s", stored.event_id, exc)
+        _counted(stored, "retry")
         raise
     except Exception as exc:
         logger.exception("RevenueCat event %s failed", stored.event_id)
@@ -338,6 +340,7 @@ def webhook_event_process(*, event_pk: int) -> WebhookEvent:
             status=Status.FAILED, attempts=stored.attempts + 1, error=repr(exc)[:2000], processed_at=timezone.now()
         )
         stored.refresh_from_db()
+        _counted(stored, "failed")
         return stored
 
     user = result if isinstance(result, get_user_model()) else None
@@ -347,7 +350,13 @@ def webhook_event_process(*, event_pk: int) -> WebhookEvent:
         processed_at=timezone.now(), next_attempt_at=None,
     )  # fmt: skip
     stored.refresh_from_db()
+    _counted(stored, status)
     return stored
+
+
+def _counted(stored: WebhookEvent, outcome: str) -> None:
+    """gamecoach_revenuecat_events_total; a type we have no handler for is "unknown", so senders cannot add series."""
+    metrics.revenuecat_event_record(stored.type if stored.type in EVENT_HANDLERS else "unknown", outcome)
 
 
 def webhook_event_requeue(*, event_pk: int) -> bool:

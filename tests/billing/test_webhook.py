@@ -427,3 +427,36 @@ def test_an_unexpected_subscriber_shape_marks_the_event_failed_not_lost(deliver,
     assert "AttributeError" in stored.error
     assert "failed" in caplog.text
     assert user_plan(user=user).name == "free"
+
+
+# --- what /metrics counts -----------------------------------------------------------------------
+
+
+def test_processed_events_are_counted_by_type_and_outcome_on_metrics(deliver, revenuecat, user, client):
+    from tests.ops.test_metrics import scrape, value
+
+    before = scrape(client)
+    # given one event of each outcome: applied, for nobody we know, of an unknown type, RevenueCat down, broken
+    subscribed(revenuecat, app_id(user))
+    deliver(event("INITIAL_PURCHASE", app_id(user)))
+    deliver(event("RENEWAL", "$RCAnonymousID:0000"))
+    deliver(event(f"NEW_TYPE_{random.randrange(10**6)}", app_id(user)))
+    revenuecat.down()
+    deliver(event("CANCELLATION", app_id(user)))
+    revenuecat.up()
+    revenuecat.subscribers[app_id(user)]["entitlements"] = ["not", "an", "object"]
+    deliver(event("EXPIRATION", app_id(user)))
+    after = scrape(client)
+
+    def counted(type, outcome):
+        labels = {"type": type, "outcome": outcome}
+        return value(after, "gamecoach_revenuecat_events_total", **labels) - value(
+            before, "gamecoach_revenuecat_events_total", **labels
+        )
+
+    # then each is counted once, and an unknown type is one series whatever its name
+    assert counted("INITIAL_PURCHASE", "processed") == 1
+    assert counted("RENEWAL", "ignored") == 1
+    assert counted("unknown", "ignored") == 1
+    assert counted("CANCELLATION", "retry") == 1
+    assert counted("EXPIRATION", "failed") == 1
