@@ -29,7 +29,7 @@ class UserAdmin(BaseUserAdmin):
     # setting deleted_at by hand here would do neither.
     readonly_fields = ("public_id", "deleted_at", "plan", "calls_this_period", "last_question")
     fieldsets = (
-        *BaseUserAdmin.fieldsets,
+        *(BaseUserAdmin.fieldsets or ()),
         (_("Profile"), {"fields": ("public_id", "display_name", "language", "favourite_games", "deleted_at")}),
         (_("Plan and usage"), {"fields": ("plan", "calls_this_period", "last_question")}),
     )

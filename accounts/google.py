@@ -21,6 +21,7 @@ from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from .errors import GoogleKeysUnavailable, GoogleSignInNotConfigured, GoogleTokenInvalid
@@ -128,7 +129,7 @@ def google_signing_key(*, kid: str):
     return key
 
 
-def _invalid(code: str, message: str) -> GoogleTokenInvalid:
+def _invalid(code: str, message: str | Promise) -> GoogleTokenInvalid:
     return GoogleTokenInvalid(message, code=code)
 
 

@@ -2,6 +2,7 @@
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
@@ -53,10 +54,11 @@ def session_issue(*, user: User) -> TokenPair:
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh))
 
 
-def _refresh_payload(raw: str) -> dict:
+def _refresh_payload(raw: str) -> dict[str, Any]:
     """The claims of one of our refresh tokens: signature and expiry checked, revocation not yet."""
     try:
-        payload = token_backend.decode(raw, verify=True)
+        # simplejwt annotates the argument as its Token class; it decodes the encoded str
+        payload = token_backend.decode(raw, verify=True)  # type: ignore[arg-type]
     except TokenBackendError as exc:
         raise SessionTokenInvalid() from exc
     if payload.get(jwt_settings.TOKEN_TYPE_CLAIM) != "refresh" or not payload.get(jwt_settings.JTI_CLAIM):
@@ -113,12 +115,12 @@ def _ensure_can_sign_in(user: User) -> None:
         raise AccountDisabled()
 
 
-def _google_is_authoritative(claims: dict) -> bool:
+def _google_is_authoritative(claims: dict[str, Any]) -> bool:
     """Google's own advice: its email_verified proves today's ownership only for Gmail and Workspace (hd)."""
     return claims["email"].lower().endswith(GOOGLE_MAIL_DOMAINS) or bool(claims.get("hd"))
 
 
-def _user_linkable_by_email(claims: dict) -> User | None:
+def _user_linkable_by_email(claims: dict[str, Any]) -> User | None:
     """An existing account a new Google identity may join because both sides proved the same email.
 
     The rule: Google is authoritative for the address and says it is verified, AND our own record of
@@ -135,7 +137,7 @@ def _user_linkable_by_email(claims: dict) -> User | None:
     )
     if address is None:
         return None
-    user = address.user
+    user: User = address.user
     if user.is_staff or user.is_superuser:
         return None  # a phone's Google sign-in never becomes a staff session
     if SocialAccount.objects.filter(user=user, provider=GOOGLE_PROVIDER).exists():
@@ -143,7 +145,10 @@ def _user_linkable_by_email(claims: dict) -> User | None:
     return user
 
 
-def _google_user_get_or_create(*, provider, claims: dict, request: HttpRequest | None) -> tuple[User, bool]:
+# provider: allauth's GoogleProvider, which has no types
+def _google_user_get_or_create(
+    *, provider: Any, claims: dict[str, Any], request: HttpRequest | None
+) -> tuple[User, bool]:
     sociallogin = provider.sociallogin_from_response(request, claims)
     profile = {name: claims[name] for name in PROFILE_CLAIMS if name in claims}
 
@@ -162,7 +167,7 @@ def _google_user_get_or_create(*, provider, claims: dict, request: HttpRequest |
     new_account.extra_data = profile
     user = _user_linkable_by_email(claims)
     created = user is None
-    if created:
+    if user is None:
         user = sociallogin.user  # shaped by accounts.adapters.SocialAccountAdapter.populate_user
         user.full_clean()
         user.save()

@@ -5,6 +5,7 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
@@ -18,9 +19,9 @@ class ApplicationError(Exception):
 
     status = 400
     code = "application_error"
-    message = _("The request could not be completed.")
+    message: str | Promise = _("The request could not be completed.")
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, status: int | None = None,
+    def __init__(self, message: str | Promise | None = None, *, code: str | None = None, status: int | None = None,
                  details: dict | None = None, headers: dict | None = None):  # fmt: skip
         self.message = message or self.message
         self.code = code or self.code
@@ -36,7 +37,7 @@ class ServiceUnavailable(ApplicationError):
     message = _("A service this request needs is unavailable; try again shortly.")
 
 
-def error_body(code: str, message: str, details: dict | None = None) -> dict:
+def error_body(code: str, message: str | Promise, details: dict | None = None) -> dict:
     return {"error": {"code": code, "message": str(message), "details": details or {}}}  # a lazy message: now
 
 
