@@ -1,13 +1,14 @@
 """Liveness (/healthz) and readiness (/readyz: the database and Redis answer) probes."""
 
 import logging
+from collections.abc import Callable
 
 from django.db import connection
 from django.http import JsonResponse
 from django_redis import get_redis_connection
 
 logger = logging.getLogger(__name__)
-_readiness_extras = []
+_readiness_extras: list[Callable[[], dict[str, object]]] = []
 
 
 def readiness_extra(func):

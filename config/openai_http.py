@@ -33,6 +33,7 @@ def _remapped(exc: httpx2.TransportError, request: httpx2.Request) -> httpx2.Tra
     cause = exc.__cause__
     if not isinstance(exc, httpx2.ConnectTimeout) or cause is None or isinstance(cause, TimeoutError):
         return exc
+    kind: type[httpx2.TransportError]
     if isinstance(cause, aiohttp.ClientConnectorError):  # refused, unreachable, TLS handshake
         kind = httpx2.ConnectError
     elif isinstance(cause, aiohttp.ServerDisconnectedError):  # hung up before answering

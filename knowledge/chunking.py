@@ -176,6 +176,7 @@ def parse_subtitles(content: str, content_format: str) -> list[Cue]:
                 raise SubtitleError(f"subtitle block {block_number} has no 'start --> end' timing line")
             continue
         match = _TIMING.match(lines[timing_at])
+        assert match is not None  # timing_at is the line it matched
         cue_text = " ".join(_CUE_TAG.sub("", line).strip() for line in lines[timing_at + 1 :]).strip()
         if not cue_text:
             continue

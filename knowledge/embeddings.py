@@ -19,6 +19,7 @@ import sys
 import threading
 import unicodedata
 import weakref
+from collections.abc import Callable
 from typing import Protocol
 
 import httpx2
@@ -318,7 +319,7 @@ _embedders: dict[tuple, Embedder] = {}
 _embedders_lock = threading.Lock()
 
 
-OFFLINE_EMBEDDERS = {"e5": E5Embedder, "hash": OfflineEmbedder}
+OFFLINE_EMBEDDERS: dict[str, Callable[[int], Embedder]] = {"e5": E5Embedder, "hash": OfflineEmbedder}
 
 
 def get_embedder() -> Embedder:

@@ -226,6 +226,7 @@ class EntityIndex:
 
     def _exact_at(self, text: str, tokens: list[tuple[int, int, str]], i: int):
         """The longest name starting at token i: (id, kind, start, end, last token, False), or None."""
+        node: _Node | None
         node, best, j = self._root, None, i
         while True:
             start, end, token = tokens[j]

@@ -190,9 +190,9 @@ def _blocks(lines: list[str]):
             index += 1
             continue
         line = _BLOCKQUOTE.sub("", line)
-        if _ATX_HEADING.match(line):
+        if heading := _ATX_HEADING.match(line):
             yield flush(False)
-            yield [(clean(_ATX_HEADING.match(line).group(1)), "heading")]
+            yield [(clean(heading.group(1)), "heading")]
             index += 1
             continue
         if not paragraph and following.strip() and _SETEXT_UNDERLINE.match(following) and not _is_table_line(line):
