@@ -1,9 +1,8 @@
-"""Periodic billing work run by django-celery-beat, and the schedule itself (present after every migrate)."""
+"""Periodic billing work run by django-celery-beat (its schedule: BillingConfig.beat_schedule)."""
 
 import logging
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q
@@ -21,39 +20,6 @@ logger = logging.getLogger(__name__)
 _UNTRIED_GRACE = timedelta(minutes=2)
 # An EXPIRATION delivery can be late or lost; a paid plan this far past its expiry gets re-read.
 _LAPSED_AFTER = timedelta(hours=1)
-
-# name -> (task, schedule). Crontabs run in the service's time zone. Created when missing; an
-# existing entry is left as staff set it in the admin (disabled, rescheduled).
-BEAT_SCHEDULE: dict[str, tuple[str, dict[str, Any]]] = {
-    "billing: quota period rollover and cleanup": ("billing.tasks.quota_periods_rollover", {"crontab": "0 0 * * *"}),
-    "billing: re-queue pending RevenueCat events": ("billing.tasks.webhook_events_requeue", {"every_seconds": 300}),
-    "billing: re-read lapsed subscriptions": ("billing.tasks.subscriptions_refresh_lapsed", {"every_seconds": 3600}),
-}
-
-
-def beat_schedule_ensure() -> list[str]:
-    """Create the billing beat entries that do not exist yet; returns the names created. Idempotent."""
-    from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
-
-    created = []
-    for name, (task, when) in BEAT_SCHEDULE.items():
-        if PeriodicTask.objects.filter(name=name).exists():
-            continue
-        if "crontab" in when:
-            minute, hour, day_of_month, month_of_year, day_of_week = when["crontab"].split()
-            schedule, _ = CrontabSchedule.objects.get_or_create(
-                minute=minute, hour=hour, day_of_month=day_of_month, month_of_year=month_of_year,
-                day_of_week=day_of_week, timezone=ZoneInfo(settings.TIME_ZONE),
-            )  # fmt: skip
-            PeriodicTask.objects.create(name=name, task=task, crontab=schedule)
-        else:
-            schedule, _ = IntervalSchedule.objects.get_or_create(
-                every=when["every_seconds"], period=IntervalSchedule.SECONDS
-            )
-            PeriodicTask.objects.create(name=name, task=task, interval=schedule)
-        created.append(name)
-    return created
-
 
 def quota_periods_rollover(*, now: datetime | None = None) -> dict[str, Any]:
     """The period reset needs no job (a new period is a new counter row); this drops rows past retention.

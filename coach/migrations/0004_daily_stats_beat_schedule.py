@@ -1,23 +1,7 @@
-"""Beat's schedule for the daily statistics rollup, so a fresh deploy has it without a manual step."""
+"""Once created beat's entry for the daily statistics rollup; CoachConfig.beat_schedule does now (config.beat,
+after every migrate), so this is kept only for the migration graph and a database that ran it keeps its entry."""
 
 from django.db import migrations
-
-TASK_NAME = "coach: roll up finished days into DailyStat"
-TASK = "coach.tasks.daily_stats_refresh"
-
-
-def schedule_create(apps, schema_editor):
-    IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    every, _ = IntervalSchedule.objects.get_or_create(every=10, period="minutes")
-    # get_or_create by name: staff may have changed or disabled it; a re-run leaves it as they set it.
-    PeriodicTask.objects.get_or_create(
-        name=TASK_NAME, defaults={"task": TASK, "interval": every, "description": "coach/stats.py: DailyStat rollup"}
-    )
-
-
-def schedule_delete(apps, schema_editor):
-    apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=TASK_NAME).delete()
 
 
 class Migration(migrations.Migration):
@@ -26,4 +10,4 @@ class Migration(migrations.Migration):
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
-    operations = [migrations.RunPython(schedule_create, schedule_delete)]
+    operations = []

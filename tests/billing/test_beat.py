@@ -7,17 +7,14 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
+from billing.apps import BillingConfig
 from billing.models import CallRecord, Subscription, UsageCounter
 from billing.periods import period_bounds
 from billing.selectors import user_plan
 from billing.services import quota_reserve
-from billing.services.maintenance import (
-    BEAT_SCHEDULE,
-    beat_schedule_ensure,
-    quota_periods_rollover,
-    subscriptions_refresh_lapsed,
-)
+from billing.services.maintenance import quota_periods_rollover, subscriptions_refresh_lapsed
 from billing.tasks import quota_periods_rollover as rollover_task
+from config.beat import beat_schedule_ensure
 from tests.billing.states import expired, subscribed
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +23,7 @@ pytestmark = pytest.mark.django_db
 def test_the_schedule_exists_after_migrate_without_anyone_clicking_in_the_admin():
     # the test database was built by migrate, as a fresh deploy is
     tasks = {task.name: task for task in PeriodicTask.objects.filter(name__startswith="billing:")}
-    assert set(tasks) == set(BEAT_SCHEDULE)
+    assert set(tasks) == set(BillingConfig.beat_schedule)
     rollover = tasks["billing: quota period rollover and cleanup"]
     assert rollover.task == "billing.tasks.quota_periods_rollover"
     assert (rollover.crontab.minute, rollover.crontab.hour) == ("0", "0")
@@ -39,14 +36,14 @@ def test_running_migrate_again_changes_nothing_and_keeps_staff_changes():
     PeriodicTask.objects.filter(name="billing: re-read lapsed subscriptions").update(enabled=False)
     before = PeriodicTask.objects.count()
     call_command("migrate", verbosity=0)
-    assert beat_schedule_ensure() == []
+    assert beat_schedule_ensure(BillingConfig.beat_schedule) == []
     assert PeriodicTask.objects.count() == before
     assert PeriodicTask.objects.get(name="billing: re-read lapsed subscriptions").enabled is False
 
 
 def test_a_deleted_entry_comes_back_on_the_next_deploy():
     PeriodicTask.objects.filter(name="billing: quota period rollover and cleanup").delete()
-    assert beat_schedule_ensure() == ["billing: quota period rollover and cleanup"]
+    assert beat_schedule_ensure(BillingConfig.beat_schedule) == ["billing: quota period rollover and cleanup"]
 
 
 def test_the_rollover_drops_only_rows_past_retention_and_is_idempotent(user, settings):

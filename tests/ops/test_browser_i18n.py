@@ -13,7 +13,6 @@ from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.utils import translation
 
-from billing.services.maintenance import beat_schedule_ensure
 from tests.factories import UserFactory
 
 from .test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, PASSWORD, _operations_data, _playwright
@@ -89,8 +88,7 @@ def test_a_korean_browser_gets_the_console_in_korean_and_an_english_one_in_engli
     staff.set_password(PASSWORD)
     staff.save()
     _operations_data()
-    # beat's schedule (a transactional test's flush took the migrations' rows), a group, a linked Google identity
-    beat_schedule_ensure()
+    # a group, a linked Google identity (beat's schedule is back after the flush: config.beat)
     Group.objects.create(name="staff")
     SocialAccount.objects.create(user=staff, provider="google", uid="2001", extra_data={"email": "kim@studio.kr"})
     ARTIFACTS.mkdir(exist_ok=True)
