@@ -19,6 +19,7 @@ of bench/data/quality and checked on its held-out part.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -110,6 +111,12 @@ def terms(text: str) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=8192)
+def _chunk_terms(text: str) -> frozenset[str]:
+    """terms() of a chunk (with its title), kept: the same chunks are candidates ask after ask."""
+    return frozenset(terms(text))
+
+
 def _names_pattern(names: list[str]) -> re.Pattern:
     """Any of the names in a lower-cased text: Latin ones as whole words ("Vi" is not in "view"),
     Korean ones anywhere (particles follow them: 말레니아를)."""
@@ -136,12 +143,10 @@ def retrieve(
     first, and whether they cover it."""
     calibration = calibration or CALIBRATIONS.get(model_name, DEFAULT_CALIBRATION)
     candidates_per_language = max(3 * k, 15)
-    candidates: list[ChunkHit] = []
-    for language in LANGUAGES:
-        candidates += chunk_search(
-            game=game, embedding=embedding, model_name=model_name, category=category, tags=tags,
-            language=language, k=candidates_per_language,
-        )  # fmt: skip
+    candidates = chunk_search(
+        game=game, embedding=embedding, model_name=model_name, category=category, tags=tags,
+        k=candidates_per_language, per_language=True,
+    )  # fmt: skip
     index = entity_index(game)
     matches = index.find(question)
     entity_ids = list(dict.fromkeys(match.entity_id for match in matches))
@@ -189,7 +194,7 @@ def _rank(hit: ChunkHit, language: str, spellings: dict, wanted: set[str], calib
             supported.add(entity_id)
             used += present
     support = len(supported) / len(spellings) if spellings else 1.0
-    lexical = len(wanted & terms(text)) / len(wanted) if wanted else 0.0
+    lexical = len(wanted & _chunk_terms(text)) / len(wanted) if wanted else 0.0
     score = (
         (1.0 - hit.distance)
         + (calibration.cross_lingual_bonus if hit.language != language else 0.0)

@@ -19,7 +19,7 @@ from pgvector import Vector
 from config.errors import ApplicationError
 
 from .entities import EntityIndex
-from .models import Document, Entity, Game, GlossaryTerm
+from .models import LANGUAGES, Document, Entity, Game, GlossaryTerm
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +193,7 @@ def chunk_search(
     tags: list[str] | None = None,
     language: str | None = None,
     k: int | None = None,
+    per_language: bool = False,
 ) -> list[ChunkHit]:
     """The k chunks nearest to `embedding` (cosine) among published chunks of this game, embedded by
     `model_name`, in `category` (when given) and carrying any of `tags` (when given); nearest first.
@@ -200,7 +201,14 @@ def chunk_search(
     Never fewer than k when k such chunks exist. An unknown game has no chunks.
     """
     hits, _plan = chunk_search_with_plan(
-        game=game, embedding=embedding, model_name=model_name, category=category, tags=tags, language=language, k=k
+        game=game,
+        embedding=embedding,
+        model_name=model_name,
+        category=category,
+        tags=tags,
+        language=language,
+        k=k,
+        per_language=per_language,
     )
     return hits
 
@@ -215,6 +223,7 @@ def chunk_search_with_plan(
     language: str | None = None,
     k: int | None = None,
     plan: Literal["auto", "exact", "hnsw"] = "auto",
+    per_language: bool = False,
 ) -> tuple[list[ChunkHit], SearchPlan]:
     """chunk_search, also saying how it ran. The plan is chosen per query because no single index
     setting keeps recall up for every filter (shared/notes/pgvector-filtered-search.md, bench/README.md):
@@ -226,6 +235,8 @@ def chunk_search_with_plan(
     - a larger set goes through the HNSW index with iterative scans (relaxed order, so the rows come
       roughly nearest first) and RETRIEVAL_HNSW_EF_SEARCH; the RETRIEVAL_HNSW_CANDIDATES nearest found
       are put in exact order; should that still return fewer than k, the exact scan runs instead.
+
+    per_language: the k nearest of each language (knowledge.retrieval), in one statement on the exact path.
     """
     started = time.perf_counter()
     k = settings.RETRIEVAL_TOP_K if k is None else k
@@ -253,7 +264,9 @@ def chunk_search_with_plan(
 
     path: SearchPath
     with connection.cursor() as cursor:
-        if plan == "exact":
+        if per_language:
+            rows, filtered, path = _per_language(cursor, where_sql, params, cap, plan)
+        elif plan == "exact":
             rows, filtered = _exact_counted(cursor, where_sql, params, limited=False)
             path = "exact"
         else:
@@ -335,6 +348,40 @@ def _exact_counted(
     )
     rows = cursor.fetchall()
     return rows, (rows[0][10] if rows else 0)
+
+
+def _per_language(
+    cursor: CursorWrapper, where_sql: str, params: dict[str, Any], cap: int, plan: str
+) -> tuple[list[tuple[Any, ...]], int, SearchPath]:
+    """The k nearest rows of each language in the filtered set. A set within the exact-scan limit is
+    scanned once, ranked within each language (one statement, where a search per language took two
+    round trips each); a larger one goes through the HNSW index once per language."""
+    filtered = cap if plan == "hnsw" else _count(cursor, where_sql, params)
+    if plan == "exact" or 0 < filtered < cap:
+        cursor.execute(
+            f"""
+            WITH hits AS MATERIALIZED (
+                SELECT id FROM (
+                    SELECT c.id, row_number() OVER (PARTITION BY c.language ORDER BY {_EXACT_DISTANCE}, c.id) AS n
+                    FROM knowledge_chunk c WHERE {where_sql}
+                ) AS ranked WHERE n <= %(k)s
+            )
+            {_HITS}
+            """,  # noqa: S608 - where_sql is built from constants; values are parameters
+            params,
+        )
+        return cursor.fetchall(), filtered, "exact"
+    if filtered == 0:
+        return [], 0, "exact"
+    rows: list[tuple[Any, ...]] = []
+    for language, _label in LANGUAGES:
+        one = f"{where_sql} AND c.language = %(language)s"
+        these = {**params, "language": language}
+        found = _hnsw(cursor, one, these)
+        if len(found) < params["k"]:  # iterative scans gave up before finding k of this language
+            found = [row[:10] for row in _exact_counted(cursor, one, these, limited=False)[0]]
+        rows += found
+    return rows, filtered, "hnsw"
 
 
 def _hnsw(cursor: CursorWrapper, where_sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:

@@ -305,3 +305,26 @@ def test_unpublishing_takes_a_document_out_of_retrieval_and_publishing_brings_it
     assert titles() == []
     services.document_publish(document=document)
     assert titles() == ["Malenia guide"]
+
+
+@pytest.mark.parametrize("exact_max_rows", [20000, 10])
+def test_per_language_search_gives_each_language_its_own_nearest(doc, settings, exact_max_rows):
+    # Korean chunks all nearer the query than any English one: a plain search returns Korean only
+    settings.RETRIEVAL_EXACT_MAX_ROWS = exact_max_rows
+    rng = random.Random(11)
+    centre = random_unit(rng, settings.EMBEDDING_DIM)
+    korean, english = doc("말레니아 공략"), doc("Malenia guide")
+    add_chunks(korean, [near(rng, centre, 0.2) for _ in range(12)])
+    add_chunks(english, [near(rng, centre, 1.5) for _ in range(12)])
+    Chunk.objects.filter(document=english).update(language="en")
+
+    plain = chunk_search(game="elden-ring", embedding=centre, model_name=MODEL, k=4)
+    hits, plan = chunk_search_with_plan(game="elden-ring", embedding=centre, model_name=MODEL, k=4, per_language=True)
+
+    assert {h.language for h in plain} == {"ko"}
+    assert plan.path == ("exact" if exact_max_rows > 24 else "hnsw")
+    assert sorted(h.language for h in hits) == ["en"] * 4 + ["ko"] * 4
+    for language in ("ko", "en"):
+        theirs = list(Chunk.objects.filter(language=language))
+        assert {h.chunk_id for h in hits if h.language == language} == set(exact_top(centre, theirs, 4))
+    assert [h.distance for h in hits] == sorted(h.distance for h in hits)
