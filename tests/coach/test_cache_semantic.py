@@ -19,7 +19,6 @@ from coach.services.cache import (
     semantic_cache_evict_answer,
     semantic_cache_evict_document,
     semantic_cache_lookup,
-    semantic_cache_purge_expired,
     semantic_cache_store,
 )
 from coach.services.cache import semantic as semantic_module
@@ -251,15 +250,16 @@ def test_a_vector_of_the_wrong_size_is_skipped_not_stored(backend, glossary, cap
     assert "expected" in caplog.text
 
 
-def test_expired_pgvector_rows_are_purged(glossary):
+def test_expired_pgvector_rows_are_purged_by_the_next_store_a_minute_on(glossary, monkeypatch):
     with override_settings(SEMANTIC_CACHE_BACKEND="pgvector"):
+        # given an entry that has expired
         store(ttl=0.01)
-        store("Where is Malenia?", embedding=vector(0.0, axis=3))
         time.sleep(0.05)
-        assert semantic_cache_purge_expired() == 1
+        # when another answer is stored a minute after the last purge
+        monkeypatch.setattr(semantic_module, "_next_purge", 0.0)
+        store("Where is Malenia?", embedding=vector(0.0, axis=3))
+        # then the expired row is gone (Redis expires its own keys; nothing else needs scheduling)
         assert SemanticCacheEntry.objects.count() == 1
-    with override_settings(SEMANTIC_CACHE_BACKEND="redis"):
-        assert semantic_cache_purge_expired() == 0  # Redis expires its own keys
 
 
 def test_redis_down_semantic_cache_fails_open(glossary, caplog):

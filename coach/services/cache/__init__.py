@@ -19,7 +19,6 @@ from .semantic import (
     semantic_cache_evict_answer,
     semantic_cache_evict_document,
     semantic_cache_lookup,
-    semantic_cache_purge_expired,
     semantic_cache_store,
     semantic_hit_choose,
 )
@@ -42,7 +41,6 @@ __all__ = [
     "semantic_cache_evict_answer",
     "semantic_cache_evict_document",
     "semantic_cache_lookup",
-    "semantic_cache_purge_expired",
     "semantic_cache_store",
     "semantic_hit_choose",
 ]

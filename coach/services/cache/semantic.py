@@ -328,16 +328,11 @@ _next_purge = 0.0
 
 
 def _purge_now_and_then() -> None:
-    """Expired pgvector rows are never served; deleting them once a minute keeps the table small."""
+    """Expired pgvector rows are never served; stores delete them at most once a minute (no periodic task needed)."""
     global _next_purge
     if time.monotonic() >= _next_purge:
         _next_purge = time.monotonic() + 60
         pg_index.purge_expired()
-
-
-def semantic_cache_purge_expired() -> int:
-    """Delete expired pgvector entries (Redis expires its own); for a periodic task. Returns how many."""
-    return pg_index.purge_expired() if semantic_cache_backend() == "pgvector" else 0
 
 
 # --- eviction -----------------------------------------------------------------------------------
