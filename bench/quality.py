@@ -54,8 +54,9 @@ def ingest_library() -> dict[int, str]:
     from knowledge.ingestion import read_file
     from knowledge.models import Document
 
-    manifest = json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))["files"]
-    games = {}
+    library = json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
+    manifest = library["files"]
+    games = {spec["slug"]: services.game_create_or_update(**spec) for spec in library.get("games", [])}
     for path, meta in sorted(manifest.items()):
         game = games.get(meta["game"])
         if game is None:
