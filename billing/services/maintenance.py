@@ -21,6 +21,7 @@ _UNTRIED_GRACE = timedelta(minutes=2)
 # An EXPIRATION delivery can be late or lost; a paid plan this far past its expiry gets re-read.
 _LAPSED_AFTER = timedelta(hours=1)
 
+
 def quota_periods_rollover(*, now: datetime | None = None) -> dict[str, Any]:
     """The period reset needs no job (a new period is a new counter row); this drops rows past retention.
 
