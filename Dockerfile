@@ -35,5 +35,7 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"
 # --http config.server:HTTPProtocol: TCP_NODELAY, which uvicorn loses with --workers (~40 ms a response otherwise).
+# --proxy-headers: X-Forwarded-For/-Proto are believed only from the proxies in FORWARDED_ALLOW_IPS (uvicorn reads
+# it from the environment; 127.0.0.1 when unset), so no other client can choose its address.
 CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--workers", "2", \
-     "--http", "config.server:HTTPProtocol", "--proxy-headers", "--forwarded-allow-ips", "*", "--no-access-log"]
+     "--http", "config.server:HTTPProtocol", "--proxy-headers", "--no-access-log"]

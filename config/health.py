@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Callable
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.db import connection
 from django.http import JsonResponse
 from django_redis import get_redis_connection
@@ -19,6 +20,35 @@ def readiness_extra(func):
 
 def healthz(request):
     return JsonResponse({"status": "ok"})
+
+
+class HealthzMiddleware:
+    """GET /healthz answered before anything reads the Host header, so it is not checked against ALLOWED_HOSTS.
+
+    Probes address the server, not the site: Docker's HEALTHCHECK (127.0.0.1:8000), a load balancer or
+    Kubernetes (the container's IP). The answer is the same constant for every caller and builds no URL
+    from the host, which is what ALLOWED_HOSTS guards; every other path, /readyz included, is still checked.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return healthz(request) if _is_liveness_probe(request) else self.get_response(request)
+
+    async def __acall__(self, request):
+        return healthz(request) if _is_liveness_probe(request) else await self.get_response(request)
+
+
+def _is_liveness_probe(request) -> bool:
+    return request.path == "/healthz" and request.method in ("GET", "HEAD")
 
 
 def _check_database() -> str:

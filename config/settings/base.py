@@ -59,6 +59,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.observability.middleware.ObservabilityMiddleware",  # first: sees every response
+    "config.health.HealthzMiddleware",  # before anything reads the Host header (ALLOWED_HOSTS)
     "config.middleware.ApiErrorMiddleware",
     "config.middleware.RequestBodyLimitMiddleware",  # before anything reads the body
     "django.middleware.security.SecurityMiddleware",
