@@ -33,7 +33,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     import django
 
-    django.setup()  # the server counts tokens with knowledge.tokens (tiktoken, offline files)
+    django.setup()  # the server counts tokens with ai.tokens (tiktoken, offline files)
     from tests.servers.openai_server import OpenAIServer
 
     server = OpenAIServer(delay=args.delay)

@@ -105,10 +105,10 @@ def evaluate(questions: list[dict], paths: dict[int, str], embedder_name: str, c
     """Each question asked through retrieval, the gate, the prompt's fitting and the offline composer."""
     from django.conf import settings
 
+    from ai.embeddings import get_embedder
     from coach.services.evidence import evidence_fit
     from coach.services.offline import offline_answer
     from config.plans import plans_all
-    from knowledge.embeddings import get_embedder
     from knowledge.retrieval import retrieve
 
     settings.OFFLINE_EMBEDDER = embedder_name

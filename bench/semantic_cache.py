@@ -97,7 +97,7 @@ def entity_indexes(pairs: list[dict]) -> dict[str, object]:
 def embedders(names: list[str]) -> dict[str, object]:
     from django.conf import settings
 
-    from knowledge import embeddings
+    from ai import embeddings
 
     out = {}
     for name in names:

@@ -15,7 +15,11 @@ class CoachConfig(AppConfig):
     }
 
     def ready(self):
-        from coach.services import cache  # noqa: F401 - registers the semantic-cache /readyz field
+        from coach.services import cache  # registers the semantic-cache /readyz field
         from config.beat import beat_schedule_created
+        from knowledge.services import document_changed_subscribe
+
+        # Answers cached from a document go when it changes (knowledge tells us after the commit).
+        document_changed_subscribe(cache.semantic_cache_evict_document)
 
         post_migrate.connect(beat_schedule_created, sender=self, dispatch_uid="coach_beat_schedule")

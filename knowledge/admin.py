@@ -15,8 +15,9 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from ai.embeddings import get_embedder
+
 from . import selectors, services
-from .embeddings import get_embedder
 from .models import CATEGORY_MAX_LENGTH, TAG_MAX_LENGTH, Chunk, Document, Entity, Game, GlossaryTerm
 
 

@@ -6,8 +6,9 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ai.embeddings import get_embedder
+
 from . import selectors
-from .embeddings import get_embedder
 from .models import CATEGORY_MAX_LENGTH, TAG_MAX_LENGTH
 
 MAX_TAGS = 20

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from .tokens import encoding_for
+from ai.tokens import encoding_for
 
 _BLANK_LINES = re.compile(r"\n\s*\n")
 _HEADING = re.compile(r"^#{1,6}\s")

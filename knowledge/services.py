@@ -20,10 +20,11 @@ from django.db.models import DateTimeField, F, Func, Q, QuerySet, Value
 from django.utils import timezone
 
 from accounts.models import User
+from ai.embeddings import get_embedder
 
 from . import chunking
-from .embeddings import get_embedder
 from .models import Chunk, Document, Entity, Game, GlossaryTerm
+from .summaries import summarize_chunk
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -175,7 +176,7 @@ def document_update(
                 _index_dispatch(document=document)
         unpublished = "status" in changed and document.status != Document.Status.PUBLISHED
         if content_changed or unpublished or changed & _FILTER_FIELDS:
-            _semantic_cache_evict_on_commit(document_id=document.pk)
+            _document_changed_on_commit(document_id=document.pk)
     if sync and content_changed:
         document_index_run(document_id=document.pk)
         document.refresh_from_db()
@@ -194,7 +195,7 @@ def document_delete(*, document: Document) -> None:
     with transaction.atomic():
         document_id = document.pk
         document.delete()
-        _semantic_cache_evict_on_commit(document_id=document_id)
+        _document_changed_on_commit(document_id=document_id)
 
 
 def document_ingest(
@@ -425,9 +426,7 @@ def document_index_run(*, document_id: int, progress: Callable[[int, int], None]
 
 
 def chunks_summarize(*, chunk_ids: list[int], queue_embedding: bool = True) -> int:
-    """Replace each over-long piece by its summary (coach.services.llm.summarize_chunk); safe to repeat."""
-    from coach.services.llm import summarize_chunk
-
+    """Replace each over-long piece by its summary (summaries.summarize_chunk); safe to repeat."""
     done = 0
     for chunk in Chunk.objects.filter(pk__in=chunk_ids, needs_summary=True).only("pk", "text"):
         summary = summarize_chunk(chunk.text).strip()
@@ -495,7 +494,7 @@ def document_index_finish(*, document_id: int) -> bool:
             indexed_at=timezone.now(),
         )
         if went_live and document.indexed_hash:
-            _semantic_cache_evict_on_commit(document_id=document_id)  # answers built on the old chunks
+            _document_changed_on_commit(document_id=document_id)  # answers built on the old chunks
     return True
 
 
@@ -521,18 +520,29 @@ def _searchable_refresh(*, document: Document) -> None:
         chunks.filter(searchable=True).update(searchable=False)
 
 
-def _semantic_cache_evict_on_commit(*, document_id: int) -> None:
-    transaction.on_commit(lambda: semantic_cache_evict(document_id=document_id))
+# Whatever keeps things built from a document's text (coach's semantic cache) subscribes here from its
+# AppConfig.ready, and is told once a change to the document has committed: knowledge knows nothing of it.
+DocumentChanged = Callable[..., object]  # called as callback(document_id=...)
+_document_changed_subscribers: list[DocumentChanged] = []
 
 
-def semantic_cache_evict(*, document_id: int) -> None:
-    """Drop cached answers built on this document (coach owns the cache; imported here, not at load)."""
-    from coach.services.cache import semantic_cache_evict_document
+def document_changed_subscribe(callback: DocumentChanged) -> None:
+    """callback(document_id=...) runs after each commit that changes what the document says or who sees it."""
+    if callback not in _document_changed_subscribers:
+        _document_changed_subscribers.append(callback)
 
-    try:
-        semantic_cache_evict_document(document_id=document_id)
-    except Exception:  # the curator's edit is committed; a failed eviction is reported, entries expire by TTL
-        logger.exception("semantic cache eviction failed for document %s", document_id)
+
+def _document_changed_on_commit(*, document_id: int) -> None:
+    transaction.on_commit(lambda: document_changed_notify(document_id=document_id))
+
+
+def document_changed_notify(*, document_id: int) -> None:
+    for callback in list(_document_changed_subscribers):
+        try:
+            callback(document_id=document_id)
+        except Exception:  # the curator's edit is committed; a failure is reported, cached answers expire by TTL
+            name = getattr(callback, "__qualname__", callback)
+            logger.exception("%s failed for changed document %s", name, document_id)
 
 
 # --- glossary -----------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ def test_a_worker_loads_the_views_and_the_tokenizers_when_it_starts():
     # given a fresh interpreter, as a uvicorn worker starts: it imports config.asgi
     code = (
         "import sys, config.asgi\n"
-        "from knowledge.tokens import _encoding\n"
+        "from ai.tokens import _encoding\n"
         "print('coach.apis' in sys.modules, 'openai' in sys.modules, _encoding.cache_info().currsize)\n"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"}

@@ -28,6 +28,8 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
+from ai.embeddings import EmbeddingError, get_embedder
+from ai.errors import AIError, AITimeout
 from billing.errors import QuotaExceeded
 from billing.selectors import user_with_plan_usage, users_plan_usage
 from billing.services import quota_release, quota_reserve
@@ -36,11 +38,9 @@ from config.errors import ApplicationError
 from config.observability import metrics
 from config.observability.context import log_fields_add
 from config.plans import Plan
-from knowledge.embeddings import EmbeddingError, get_embedder
 from knowledge.retrieval import Retrieval, retrieve
 
 from .. import selectors
-from ..errors import AIError, AITimeout
 from ..models import Conversation, QuestionLog
 from . import cache
 from .evidence import evidence_fit

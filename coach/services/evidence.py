@@ -17,12 +17,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ai.llm import is_reasoning_model
+from ai.tokens import count_tokens
 from config.plans import Plan
 from knowledge.retrieval import Ranked, terms
 from knowledge.sentences import Sentence, sentences
-from knowledge.tokens import count_tokens
 
-from .llm import is_reasoning_model, prompt_token_count
+from .llm import prompt_token_count
 from .prompt import prompt_build
 
 # Tokens of a <source id=.. title=".." at=".."> ... </source> frame besides its title and text.

@@ -10,15 +10,14 @@ from dataclasses import dataclass
 import jinja2
 from django.conf import settings
 
+from ai.llm import quote
+
 SYSTEM_TEMPLATE = "system_prompt/{game}.j2"
 DEFAULT_SYSTEM_TEMPLATE = "system_prompt/default.j2"
 USER_TEMPLATE = "coach/user_prompt.j2"
 
 _HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
-# The fences the user template draws around data. Retrieved text that opens or closes one of them
-# could end the quote early and speak as the prompt itself, so such sequences are neutralised.
-_FENCE = re.compile(r"<(\s*/?\s*)(sources?|question|conversation|turn|passage)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -72,11 +71,6 @@ def history_turns(history: Sequence) -> list[Turn]:
     """The conversation's last settings.COACH_HISTORY_TURNS turns (oldest first) as Turn."""
     keep = settings.COACH_HISTORY_TURNS
     return [_turn(item) for item in history][-keep:] if keep > 0 else []
-
-
-def quote(text) -> str:
-    """Data going inside a fence: no sequence in it can open or close one."""
-    return _FENCE.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", str(text or ""))
 
 
 def prompt_messages(*, system_role: str = "system", **kwargs) -> list[dict]:

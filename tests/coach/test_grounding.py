@@ -4,10 +4,10 @@ within the plan's budget, and a Korean question reaching an English guide."""
 import pytest
 from django.urls import reverse
 
+from ai.embeddings import get_embedder
 from billing.models import UsageCounter
 from coach.models import QuestionLog
 from knowledge import services
-from knowledge.embeddings import get_embedder
 from knowledge.models import Document
 from knowledge.retrieval import retrieve
 from tests.coach.conftest import ask

@@ -4,9 +4,9 @@ import uuid
 
 import pytest
 
+from ai.embeddings import get_embedder
 from coach.models import Feedback, QuestionLog
 from coach.services.cache import semantic_cache_lookup
-from knowledge.embeddings import get_embedder
 from tests.coach.conftest import ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory

@@ -9,13 +9,16 @@ from decimal import Decimal
 
 import pytest
 
-from coach.errors import AIBadResponse, AIError, AIModelUnavailable, AIQuotaExhausted, AITimeout, PromptTooLong
+from ai.errors import AIBadResponse, AIError, AIModelUnavailable, AIQuotaExhausted, AITimeout
+from ai.llm import async_clients_close
+from ai.tokens import count_tokens
+from coach.errors import PromptTooLong
 from coach.services import llm
-from coach.services.llm import chat_completion, prompt_token_count, summarize_chunk
+from coach.services.llm import chat_completion, prompt_token_count
 from coach.services.prompt import Turn
 from config.errors import exception_handler
 from config.plans import plan_get
-from knowledge.tokens import count_tokens
+from knowledge.summaries import summarize_chunk
 from tests.servers.openai_server import (
     DropMidStream,
     Hang,
@@ -57,7 +60,7 @@ def run(coro):
         try:
             return await coro
         finally:
-            await llm.async_clients_close()
+            await async_clients_close()
 
     return asyncio.run(main())
 

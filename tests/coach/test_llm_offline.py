@@ -6,13 +6,13 @@ from decimal import Decimal
 
 import pytest
 
+from ai.tokens import count_tokens
 from coach.errors import PromptTooLong
-from coach.services import llm
-from coach.services.llm import OFFLINE_MODEL, LLMResult, chat_completion, prompt_token_count, summarize_chunk
+from coach.services.llm import OFFLINE_MODEL, LLMResult, chat_completion, prompt_token_count
 from coach.services.offline import not_covered_answer, offline_answer
 from coach.services.prompt import Turn, prompt_messages
 from config.plans import plan_get
-from knowledge.tokens import count_tokens
+from knowledge.summaries import SUMMARY_MAX_CHARS, summarize_chunk
 
 MALENIA = [
     {
@@ -161,7 +161,7 @@ def test_offline_summarize_chunk_keeps_whole_sentences_from_the_start():
 
     summary = summarize_chunk(text)
 
-    assert len(summary) <= llm.SUMMARY_MAX_CHARS
+    assert len(summary) <= SUMMARY_MAX_CHARS
     assert summary.startswith("Sentence number 0 about") and summary.endswith("phase.")
     assert summary in text
 

@@ -6,11 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from coach.errors import AIBadResponse, AIQuotaExhausted, AIStreamInterrupted
+from ai.errors import AIBadResponse, AIQuotaExhausted, AIStreamInterrupted
+from ai.llm import async_clients_close
+from ai.tokens import count_tokens
 from coach.services import llm
 from coach.services.llm import ChatStream, LLMResult, chat_completion, prompt_token_count
 from config.plans import plan_get
-from knowledge.tokens import count_tokens
 from tests.servers.openai_server import DropMidStream, Malformed, OpenAIServer, QuotaExhausted, Reply, ServerError
 
 ANSWER = "Roll toward her during Waterfowl Dance, then punish the recovery with a jump attack [1]."
@@ -39,7 +40,7 @@ def run(coro):
         try:
             return await coro
         finally:
-            await llm.async_clients_close()
+            await async_clients_close()
 
     return asyncio.run(main())
 

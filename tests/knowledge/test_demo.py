@@ -5,8 +5,8 @@ import io
 import pytest
 from django.core.management import call_command
 
+from ai.embeddings import get_embedder
 from knowledge.demo.loader import demo_load
-from knowledge.embeddings import get_embedder
 from knowledge.models import Chunk, Document, Game
 from knowledge.selectors import chunk_search, glossary_terms
 

@@ -6,7 +6,7 @@ import math
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from knowledge.embeddings import E5_MODEL_NAME, E5Embedder, get_embedder
+from ai.embeddings import E5_MODEL_NAME, E5Embedder, get_embedder
 
 
 def _cosine(a, b):

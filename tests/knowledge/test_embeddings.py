@@ -6,7 +6,7 @@ import math
 import openai
 import pytest
 
-from knowledge.embeddings import OFFLINE_MODEL_NAME, EmbeddingError, OfflineEmbedder, OpenAIEmbedder, get_embedder
+from ai.embeddings import OFFLINE_MODEL_NAME, EmbeddingError, OfflineEmbedder, OpenAIEmbedder, get_embedder
 from tests.servers.openai_server import EMBEDDINGS_PATH, Malformed, RateLimited, ServerError
 
 
@@ -128,7 +128,7 @@ def test_a_text_over_the_input_limit_is_cut_not_refused(openai_embeddings):
     )  # fmt: skip
     embedder.embed(["word " * 9000])
     sent = openai_embeddings.requests[-1].body["input"][0]
-    from knowledge.tokens import count_tokens
+    from ai.tokens import count_tokens
 
     assert count_tokens(sent, "text-embedding-3-small") <= 8191
 
@@ -166,8 +166,8 @@ def test_a_failed_shared_request_fails_just_the_questions_it_carried(openai_embe
 
 
 def test_a_shared_embedding_request_runs_outside_every_askers_request_context():
+    from ai.embeddings import _Batcher
     from config.observability import context
-    from knowledge.embeddings import _Batcher
 
     seen = []
 

@@ -2,9 +2,9 @@
 
 import pytest
 
+from ai.embeddings import get_embedder
 from coach.services.cache import semantic_cache_lookup, semantic_cache_store
 from knowledge import services
-from knowledge.embeddings import get_embedder
 
 pytestmark = pytest.mark.django_db
 QUESTION = "말레니아 2페이즈 어떻게 피해요?"

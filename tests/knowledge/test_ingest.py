@@ -13,10 +13,10 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from coach.services.llm import summarize_chunk
-from knowledge.embeddings import get_embedder
+from ai.embeddings import get_embedder
 from knowledge.models import Chunk, Document, Game, GlossaryTerm
 from knowledge.selectors import chunk_search
+from knowledge.summaries import summarize_chunk
 
 pytestmark = pytest.mark.django_db
 

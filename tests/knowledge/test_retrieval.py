@@ -8,8 +8,8 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from ai.embeddings import get_embedder
 from knowledge import services
-from knowledge.embeddings import get_embedder
 from knowledge.models import Chunk, Document
 from knowledge.selectors import chunk_search, chunk_search_with_plan
 

@@ -12,8 +12,8 @@ import redis
 from django.conf import settings as django_settings
 from django.db import connection
 
+from ai.embeddings import get_embedder
 from knowledge import services, tasks
-from knowledge.embeddings import get_embedder
 from knowledge.models import Chunk, Document
 from knowledge.selectors import chunk_search
 from tests.servers.openai_server import CHAT_PATH, EMBEDDINGS_PATH, QuotaExhausted, RateLimited, Reply, ServerError

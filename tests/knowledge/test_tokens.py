@@ -6,7 +6,7 @@ import os
 import tiktoken
 import tiktoken.load
 
-from knowledge import tokens
+from ai import tokens
 
 
 def test_encodings_are_installed_under_tiktokens_own_cache_names(tmp_path, monkeypatch, settings):

@@ -8,10 +8,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
+from ai.embeddings import get_embedder
 from coach.models import Feedback, FeedbackReview, QuestionLog
 from coach.services.cache import semantic_cache_lookup, semantic_cache_store
 from coach.services.feedback import feedback_submit
-from knowledge.embeddings import get_embedder
 from knowledge.services import document_create, game_create_or_update
 from tests.factories import UserFactory
 

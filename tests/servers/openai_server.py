@@ -162,7 +162,7 @@ def _error(status: int, message: str, type_: str, code: str | None = None, param
 
 
 def _encoding(model: str):
-    from knowledge.tokens import encoding_for
+    from ai.tokens import encoding_for
 
     return encoding_for(model)
 

@@ -44,7 +44,7 @@ def verify_model() -> str:
 
 
 def _params(model: str) -> dict:
-    from coach.services.llm import is_reasoning_model
+    from ai.llm import is_reasoning_model
 
     if is_reasoning_model(model):  # reasoning tokens count against the limit: leave room for them
         return {"max_completion_tokens": 64}
@@ -68,7 +68,7 @@ def _cost(model: str, usage) -> Decimal:
 
 async def asemantic_hit_verify(*, question: str, cached_question: str, model: str) -> Verdict:
     """Ask `model` whether the answer to cached_question serves question; a refusal on any failure."""
-    from coach.services.llm import async_client
+    from ai.llm import async_client
 
     started = time.perf_counter()
     try:

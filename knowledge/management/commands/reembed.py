@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from ai.embeddings import get_embedder
 from knowledge import services
-from knowledge.embeddings import get_embedder
 from knowledge.models import Game
 
 

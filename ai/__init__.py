@@ -1,0 +1,1 @@
+"""OpenAI's models for knowledge and coach alike: chat clients, retries and errors, embeddings, token counts."""
