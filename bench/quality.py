@@ -106,9 +106,9 @@ def evaluate(questions: list[dict], paths: dict[int, str], embedder_name: str, c
     from django.conf import settings
 
     from ai.embeddings import get_embedder
+    from billing.plans import plans_all
     from coach.services.evidence import evidence_fit
     from coach.services.offline import offline_answer
-    from config.plans import plans_all
     from knowledge.retrieval import retrieve
 
     settings.OFFLINE_EMBEDDER = embedder_name

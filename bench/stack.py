@@ -34,7 +34,7 @@ JWT_SECRET = "bench-jwt-secret-0123456789abcdef0123456789abcdef"
 
 def bench_plan_spec() -> dict:
     """The basic plan's model and limits, with calls no benchmark can spend."""
-    from config import plans
+    from billing import plans
 
     model, fallback, selectable = plans.PLAN_MODELS["basic"]
     prompt_tokens, response_tokens = plans.PLAN_TOKEN_LIMITS["basic"]

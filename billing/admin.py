@@ -1,4 +1,4 @@
-"""Admin: plans (read-only, from config/plans.py), subscriptions, webhook events, usage, plan overrides."""
+"""Admin: plans (read-only, from billing/plans.py), subscriptions, webhook events, usage, plan overrides."""
 
 import json
 
@@ -27,8 +27,8 @@ from billing.models import (
     UsageCounter,
     WebhookEvent,
 )
+from billing.plans import MODEL_PRICES, plans_all
 from billing.services import plan_override_end, plan_override_grant, subscription_sync, webhook_event_requeue
-from config.plans import MODEL_PRICES, plans_all
 
 _PERIODS = {"week": _("week"), "month": _("month")}
 
@@ -48,7 +48,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(PlanCatalog)
 class PlanCatalogAdmin(ReadOnlyAdmin):
-    """The plans and model prices as configured (config/plans.py + PLANS_EXTRA_JSON); edited in code only."""
+    """The plans and model prices as configured (billing/plans.py + PLANS_EXTRA_JSON); edited in code only."""
 
     def has_delete_permission(self, request, obj=None):
         return False

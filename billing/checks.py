@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 
+from billing.plans import FREE, plans_all
 from config.health import readiness_extra
-from config.plans import FREE, plans_all
 
 
 @register()

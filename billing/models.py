@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from config.plans import FREE, plans_all
+from billing.plans import FREE, plans_all
 
 
 class Subscription(models.Model):
@@ -132,7 +132,7 @@ class CallRecord(models.Model):
 
 
 class PlanCatalog(models.Model):
-    """No table: gives the read-only plans page (config/plans.py) its place in the admin."""
+    """No table: gives the read-only plans page (billing/plans.py) its place in the admin."""
 
     class Meta:
         managed = False
@@ -144,7 +144,7 @@ class PlanCatalog(models.Model):
 
 
 def plan_name_validate(value: str) -> None:
-    """A plan staff may grant: one configured now (config/plans.py + PLANS_EXTRA_JSON)."""
+    """A plan staff may grant: one configured now (billing/plans.py + PLANS_EXTRA_JSON)."""
     if value not in plans_all():
         raise ValidationError("%(value)s is not a configured plan.", code="unknown_plan", params={"value": value})
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from accounts.models import User
 from billing.models import PlanOverride, Subscription, UsageCounter
 from billing.periods import period_bounds
-from config.plans import FREE, Plan, plans_all
+from billing.plans import FREE, Plan, plans_all
 
 logger = logging.getLogger(__name__)
 

@@ -39,13 +39,13 @@ def _known_games() -> set[str]:
 
 
 def _known_plans() -> set[str]:
-    from config import plans
+    from billing import plans
 
     return set(plans.PLAN_CALL_LIMITS)
 
 
 def _known_models() -> set[str]:
-    from config import plans
+    from billing import plans
 
     return {name for name, price in plans.MODEL_PRICES.items() if price[2] is not None}
 

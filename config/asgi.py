@@ -22,7 +22,7 @@ def _warm() -> None:
     from django.utils.translation import trans_real
 
     from ai.tokens import encoding_for
-    from config.plans import plans_all
+    from billing.plans import plans_all
 
     get_resolver().url_patterns  # noqa: B018 - a cached property: reading it imports the URLconf
     for model in {settings.EMBEDDING_MODEL, *(plan.model for plan in plans_all().values())}:

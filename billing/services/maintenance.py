@@ -10,8 +10,8 @@ from django.utils import timezone
 
 from billing.errors import RevenueCatUnavailable
 from billing.models import CallRecord, Subscription, UsageCounter, WebhookEvent
+from billing.plans import FREE
 from billing.services.subscriptions import subscription_sync
-from config.plans import FREE
 
 logger = logging.getLogger(__name__)
 

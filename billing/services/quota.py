@@ -18,8 +18,8 @@ from django.utils import timezone
 from accounts.models import User
 from billing.errors import QuotaExceeded
 from billing.periods import period_bounds
+from billing.plans import Plan
 from billing.selectors import user_plan
-from config.plans import Plan
 
 # Both rows always in this order, in reservations and refunds alike (migrations 0003 and 0004), so two
 # of them for one user never wait on each other crosswise.

@@ -23,9 +23,9 @@ from django.utils.dateparse import parse_datetime
 from accounts.models import User
 from billing.errors import InvalidWebhookPayload, RevenueCatUnavailable
 from billing.models import SubscriberAlias, Subscription, WebhookEvent
+from billing.plans import FREE, plans_all
 from billing.services import revenuecat
 from config.observability import metrics
-from config.plans import FREE, plans_all
 
 logger = logging.getLogger(__name__)
 Status = WebhookEvent.Status

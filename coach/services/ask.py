@@ -31,13 +31,13 @@ from rest_framework_simplejwt.exceptions import AuthenticationFailed
 from ai.embeddings import EmbeddingError, get_embedder
 from ai.errors import AIError, AITimeout
 from billing.errors import QuotaExceeded
+from billing.plans import Plan
 from billing.selectors import user_with_plan_usage, users_plan_usage
 from billing.services import quota_release, quota_reserve
 from config.db.insert import instances_insert
 from config.errors import ApplicationError
 from config.observability import metrics
 from config.observability.context import log_fields_add
-from config.plans import Plan
 from knowledge.retrieval import Retrieval, retrieve
 
 from .. import selectors

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from ai.llm import is_reasoning_model
 from ai.tokens import count_tokens
-from config.plans import Plan
+from billing.plans import Plan
 from knowledge.retrieval import Ranked, terms
 from knowledge.sentences import Sentence, sentences
 

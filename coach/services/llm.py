@@ -29,10 +29,10 @@ from django.conf import settings
 from ai.errors import AIStreamInterrupted, AITimeout
 from ai.llm import Tries, ai_error, async_client, chat_params, is_reasoning_model, retrying
 from ai.tokens import count_tokens, count_tokens_by_line, encoding_for
+from billing.plans import Plan, cost_usd
 from coach.errors import PromptTooLong
 from coach.services.offline import offline_answer
 from coach.services.prompt import Turn, history_turns, prompt_build
-from config.plans import Plan, cost_usd
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -190,7 +190,7 @@ async def _with_fallback(ask: _Ask, plan: Plan, model: str, attempt):
             _mark_retired(current)
             logger.error(
                 "LLM model %s is retired or unknown (%s); answering with the plan's fallback %s. "
-                "Update config.plans.PLAN_MODELS.",
+                "Update billing.plans.PLAN_MODELS.",
                 current,
                 exc.message,
                 candidates[-1],
@@ -204,7 +204,7 @@ def _cost(model: str, prompt_tokens: int, completion_tokens: int, cached_tokens:
             model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cached_tokens=cached_tokens
         )
     except KeyError:
-        logger.error("no price for model %s in config.plans.MODEL_PRICES; its calls are logged at cost 0", model)
+        logger.error("no price for model %s in billing.plans.MODEL_PRICES; its calls are logged at cost 0", model)
         return Decimal(0)
 
 

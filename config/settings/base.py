@@ -279,7 +279,7 @@ if OFFLINE_EMBEDDER not in ("e5", "hash"):
 TIKTOKEN_CACHE_DIR = env("TIKTOKEN_CACHE_DIR", default=str(BASE_DIR / "var" / "tiktoken"))
 
 # --- billing ------------------------------------------------------------------------------------
-# PLANS_EXTRA_JSON: plans added to / overriding the built-in table in config/plans.py, a JSON object
+# PLANS_EXTRA_JSON: plans added to / overriding the built-in table in billing/plans.py, a JSON object
 #   {"premium": {"model": "gpt-4o", "fallback_model": "gpt-4o-mini", "prompt_tokens": 4000,
 #    "response_tokens": 1024, "calls": 300, "period": "month", "rank": 30}}.
 PLANS_EXTRA = env.json("PLANS_EXTRA_JSON", default={})
@@ -364,7 +364,7 @@ SEMANTIC_CACHE_GLOSSARY_SECONDS = env.float("SEMANTIC_CACHE_GLOSSARY_SECONDS", d
 OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=30.0)
 OPENAI_MAX_CONNECTIONS = env.int("OPENAI_MAX_CONNECTIONS", default=1000)
 # OPENAI_CONNECTIONS_PER_CLIENT: those connections are split over clients of this many each, because
-#   one huge pool costs more CPU per call than several small ones (see coach.services.llm.async_client).
+#   one huge pool costs more CPU per call than several small ones (see ai.llm.async_client).
 OPENAI_CONNECTIONS_PER_CLIENT = env.int("OPENAI_CONNECTIONS_PER_CLIENT", default=64)
 # LLM_MAX_RETRIES / LLM_BACKOFF_SECONDS: the customer's policy, waits of 1 -> 2 -> 4 s and at most 3
 #   retries on 429 (not insufficient_quota), 5xx, timeouts and refused connections; a Retry-After
@@ -406,7 +406,7 @@ RETRIEVAL_HNSW_CANDIDATES = env.int("RETRIEVAL_HNSW_CANDIDATES", default=10)
 CHUNK_TOKENS = env.int("CHUNK_TOKENS", default=400)
 CHUNK_OVERLAP_TOKENS = env.int("CHUNK_OVERLAP_TOKENS", default=60)
 # CHUNK_SUMMARIZE_OVER_TOKENS: a piece (a paragraph, or a subtitle passage) longer than this goes
-#   through coach.services.llm.summarize_chunk() before it is stored (the customer's rule).
+#   through knowledge.summaries.summarize_chunk() before it is stored (the customer's rule).
 CHUNK_SUMMARIZE_OVER_TOKENS = env.int("CHUNK_SUMMARIZE_OVER_TOKENS", default=1200)
 # CHUNK_TOKEN_MODEL: the model whose tokenizer counts chunk tokens (the chat models that read them).
 CHUNK_TOKEN_MODEL = env("CHUNK_TOKEN_MODEL", default="gpt-4o-mini")

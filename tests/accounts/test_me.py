@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from billing.models import Subscription, UsageCounter
 from billing.periods import period_bounds
-from config.plans import PLAN_CALL_LIMITS, PLAN_PERIODS
+from billing.plans import PLAN_CALL_LIMITS, PLAN_PERIODS
 from knowledge.models import Game
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""Plans, models and prices as data (config/plans.py), and their read-only page in the admin."""
+"""Plans, models and prices as data (billing/plans.py), and their read-only page in the admin."""
 
 from decimal import Decimal
 
@@ -7,9 +7,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client
 
 from billing.models import Subscription
+from billing.plans import PLAN_CALL_LIMITS, PLAN_TOKEN_LIMITS, cost_usd, plan_get, plans_all
 from billing.selectors import user_plan
 from billing.services import quota_reserve
-from config.plans import PLAN_CALL_LIMITS, PLAN_TOKEN_LIMITS, cost_usd, plan_get, plans_all
 
 
 def limits(name: str) -> tuple:

@@ -12,12 +12,12 @@ import pytest
 from ai.errors import AIBadResponse, AIError, AIModelUnavailable, AIQuotaExhausted, AITimeout
 from ai.llm import async_clients_close
 from ai.tokens import count_tokens
+from billing.plans import plan_get
 from coach.errors import PromptTooLong
 from coach.services import llm
 from coach.services.llm import chat_completion, prompt_token_count
 from coach.services.prompt import Turn
 from config.errors import exception_handler
-from config.plans import plan_get
 from knowledge.summaries import summarize_chunk
 from tests.servers.openai_server import (
     DropMidStream,

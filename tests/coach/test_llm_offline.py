@@ -7,11 +7,11 @@ from decimal import Decimal
 import pytest
 
 from ai.tokens import count_tokens
+from billing.plans import plan_get
 from coach.errors import PromptTooLong
 from coach.services.llm import OFFLINE_MODEL, LLMResult, chat_completion, prompt_token_count
 from coach.services.offline import not_covered_answer, offline_answer
 from coach.services.prompt import Turn, prompt_messages
-from config.plans import plan_get
 from knowledge.summaries import SUMMARY_MAX_CHARS, summarize_chunk
 
 MALENIA = [

@@ -9,9 +9,9 @@ import pytest
 from ai.errors import AIBadResponse, AIQuotaExhausted, AIStreamInterrupted
 from ai.llm import async_clients_close
 from ai.tokens import count_tokens
+from billing.plans import plan_get
 from coach.services import llm
 from coach.services.llm import ChatStream, LLMResult, chat_completion, prompt_token_count
-from config.plans import plan_get
 from tests.servers.openai_server import DropMidStream, Malformed, OpenAIServer, QuotaExhausted, Reply, ServerError
 
 ANSWER = "Roll toward her during Waterfowl Dance, then punish the recovery with a jump attack [1]."

@@ -139,7 +139,7 @@ def elden_ring(db):
 
 def test_an_ask_refused_for_quota_is_counted_for_its_plan(client, user, elden_ring):
     # given a free player who used up the week's calls
-    from config.plans import plan_get
+    from billing.plans import plan_get
 
     for _ in range(plan_get("free").calls):
         quota_reserve(user=user)
@@ -247,7 +247,7 @@ def test_the_async_stack_counts_a_quota_rejection_too(user, elden_ring):
     from django.test import AsyncClient
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    from config.plans import plan_get
+    from billing.plans import plan_get
 
     for _ in range(plan_get("free").calls):
         quota_reserve(user=user)

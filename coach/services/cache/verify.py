@@ -52,7 +52,7 @@ def _params(model: str) -> dict:
 
 
 def _cost(model: str, usage) -> Decimal:
-    from config.plans import cost_usd
+    from billing.plans import cost_usd
 
     if usage is None:
         return Decimal(0)
