@@ -23,3 +23,14 @@ class CoachConfig(AppConfig):
         document_changed_subscribe(cache.semantic_cache_evict_document)
 
         post_migrate.connect(beat_schedule_created, sender=self, dispatch_uid="coach_beat_schedule")
+
+    def warm(self):
+        """config.asgi, before a worker serves: the tokenizers an ask counts with (tiktoken builds each on
+        first use, on the event loop otherwise)."""
+        from django.conf import settings
+
+        from ai.tokens import encoding_for
+        from billing.plans import plans_all
+
+        for model in {settings.EMBEDDING_MODEL, *(plan.model for plan in plans_all().values())}:
+            encoding_for(model)

@@ -14,21 +14,21 @@ from config.middleware import BodySizeLimitASGI  # noqa: E402
 def _warm() -> None:
     """Load now, before this worker serves, what its first requests would otherwise load on the event
     loop, stalling every request in the worker meanwhile: the URLconf with every view's imports (the
-    OpenAI SDK among them) and the tokenizers of the plans' models and of the embedding model. A new
-    worker's first asks took 0.8-0.95 s, and cache probes timed out behind them (bench/README.md).
-    Also the translation catalogues of each language (LocaleMiddleware activates one per request; ~6 ms for ko)."""
+    OpenAI SDK among them), the translation catalogues of each language (LocaleMiddleware activates
+    one per request; ~6 ms for ko), and whatever each app's AppConfig.warm() loads (coach: the
+    tokenizers of the plans' models and of the embedding model). A new worker's first asks took
+    0.8-0.95 s without this, and cache probes timed out behind them."""
+    from django.apps import apps
     from django.conf import settings
     from django.urls import get_resolver
     from django.utils.translation import trans_real
 
-    from ai.tokens import encoding_for
-    from billing.plans import plans_all
-
     get_resolver().url_patterns  # noqa: B018 - a cached property: reading it imports the URLconf
-    for model in {settings.EMBEDDING_MODEL, *(plan.model for plan in plans_all().values())}:
-        encoding_for(model)
     for language, _name in settings.LANGUAGES:
         trans_real.translation(language)
+    for app in apps.get_app_configs():
+        if hasattr(app, "warm"):
+            app.warm()
 
 
 _warm()

@@ -14,8 +14,10 @@ import logging
 import time
 
 from asgiref.sync import iscoroutinefunction, sync_to_async
+from django.conf import settings
 from django.core.signals import request_finished
 from django.dispatch import receiver
+from django.utils.module_loading import import_string
 
 from config.middleware import HybridMiddleware
 
@@ -51,10 +53,8 @@ def _quota_plan(response) -> str | None:
 
 
 def _quota_rejection_count(plan: str) -> None:
-    from coach.services.stats import quota_rejection_count  # config must not import apps at load time
-
     try:
-        quota_rejection_count(plan=plan)
+        import_string(settings.QUOTA_REJECTION_COUNTER)(plan=plan)
     except Exception:  # the count is for the dashboard; the client's answer must not suffer
         logger.warning("could not count a quota rejection", exc_info=True)
 

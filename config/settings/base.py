@@ -463,6 +463,10 @@ if LOG_FORMAT not in ("json", "text"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Who keeps the dashboard's daily count of asks refused with 429 quota_exceeded (called with plan=...
+# by the observability middleware, which sees every refusal whoever raised it): a dotted path, so
+# config names the app's function here and never imports it.
+QUOTA_REJECTION_COUNTER = "coach.services.stats.quota_rejection_count"
 LOGGING["filters"] = {
     "request_context": {"()": "config.observability.logs.RequestContextFilter"},
     "redact": {"()": "config.observability.logs.RedactingFilter"},
