@@ -5,7 +5,7 @@ for a few seconds after it fails as an unreachable server does, so an outage cos
 and then instead of one per request. A timeout on the event loop is not taken for one at once:
 asyncio counts it in loop time, so a loop busy past the timeout (a burst of load) times calls out
 against a Redis that answered, and skipping Redis then would turn the caches off, and the shared
-rate limits into per-process ones, when load is highest (bench/README.md). That call fails on its
+rate limits into per-process ones, when load is highest (seen under bin/bench's load). That call fails on its
 own (a cache miss; a rate limit counted in process memory) and a PING from a worker thread, timed by
 the kernel, decides whether Redis is skipped.
 """

@@ -3,7 +3,7 @@
 `uvicorn --workers N` (and gunicorn's uvicorn worker) bind the listening socket themselves with
 proto 0, and asyncio only turns TCP_NODELAY on for accepted sockets that report IPPROTO_TCP. So
 Nagle's algorithm stays on, and every response on a keep-alive connection after the first waits
-about 40 ms for the client's delayed ACK (uvicorn issue #3149; bench/README.md has the numbers).
+about 40 ms for the client's delayed ACK (uvicorn issue #3149).
 A single-worker uvicorn is not affected, nor is uvloop (installed, so uvicorn's `--loop auto` picks
 it), which sets TCP_NODELAY on every TCP socket itself; this keeps asyncio's loop (`--loop asyncio`)
 right too. Use: `uvicorn ... --http config.server:HTTPProtocol`.

@@ -114,7 +114,7 @@ class Chunk(models.Model):
     start_time = models.FloatField(null=True, blank=True)  # seconds into the video (subtitles)
     end_time = models.FloatField(null=True, blank=True)
     # Half precision (2 bytes a dimension): an exact scan reads half the bytes a row (15-50% faster; the table is
-    # half the size) and the HNSW index is over the column itself. bench/README.md, change 30.
+    # half the size) and the HNSW index is over the column itself.
     embedding = HalfVectorField(dimensions=settings.EMBEDDING_DIM, null=True, blank=True)
     embedding_model = models.CharField(max_length=100, blank=True)
     embedded_at = models.DateTimeField(null=True, blank=True)
@@ -147,9 +147,9 @@ class Chunk(models.Model):
                 name="chunk_search_filter",
             ),
             GinIndex(fields=["tags"], condition=models.Q(searchable=True), name="chunk_search_tags"),
-            # The one ANN index on the column (a second one misleads the planner: see the bench notes).
+            # The one ANN index on the column (a second one misleads the planner into a walk a filter empties).
             # ef_construction 128, not 64: at 1M chunks the graph built with 64 stopped at recall 0.95
-            # whatever ef_search (bench/README.md, scenario 3).
+            # whatever ef_search.
             HnswIndex(
                 fields=["embedding"],
                 opclasses=["halfvec_cosine_ops"],

@@ -226,7 +226,7 @@ def chunk_search_with_plan(
     per_language: bool = False,
 ) -> tuple[list[ChunkHit], SearchPlan]:
     """chunk_search, also saying how it ran. The plan is chosen per query because no single index
-    setting keeps recall up for every filter (shared/notes/pgvector-filtered-search.md, bench/README.md):
+    setting keeps recall up for every filter (HNSW filters after its walk, so a narrow filter empties it):
 
     - a filtered set of at most RETRIEVAL_EXACT_MAX_ROWS chunks is scanned exactly: the true top k.
       Without tags the set is first counted, up to that limit, on the B-tree over game, model and
@@ -309,9 +309,9 @@ def _count(cursor: CursorWrapper, where_sql: str, params: dict[str, Any]) -> int
 
 # The exact scan reads every filtered row's vector, and that reading is most of its time: stored at
 # half precision (knowledge.models.Chunk.embedding) it takes 15-50% less than at full precision
-# (bench/README.md, change 30). It ranks by cosine_distance(), the function: ORDER BY the operator
+# (measured side by side). It ranks by cosine_distance(), the function: ORDER BY the operator
 # <=> would let the planner answer with the HNSW index instead, a post-filtered walk that returns a
-# few rows or none (shared/notes/pgvector-filtered-search.md). The rows come through the filter indexes.
+# few rows or none for a narrow filter. The rows come through the filter indexes.
 _EXACT_DISTANCE = "cosine_distance(c.embedding, %(query)s::halfvec)"
 
 

@@ -1,7 +1,7 @@
 """Django's own middleware under ASGI: on the event loop, and in a worker thread only for the session.
 
 config.middleware.django_middleware_on_loop takes twelve thread handoffs off every API request,
-and config.views renders the ask's JSON on the loop (bench/README.md). These tests go through
+and config.views renders the ask's JSON on the loop. These tests go through
 Django's async handler (AsyncClient) and check what a player and a member of staff would notice:
 the ask and its headers are as before, and signing in to the admin, its CSRF check and its
 messages still work, which is where the hooks do need the database.

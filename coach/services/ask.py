@@ -394,7 +394,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
         )  # fmt: skip
         payload = _payload(log)
 
-        # The answer goes into both caches while its row is written (0.2 ms sooner at c=1, bench/README.md).
+        # The answer goes into both caches while its row is written (0.2 ms sooner for a lone player).
         # If the row fails (PostgreSQL gone), the ask fails but the answer stays cached: a resend of the
         # question, which would have cost a call, then comes from the exact cache.
         async def keep() -> None:

@@ -296,7 +296,7 @@ def _complete_attempt(client: openai.AsyncOpenAI, plan: Plan, tries: Tries, slee
         body = {"model": model, "messages": prompt.messages, **chat_params(model, plan.response_tokens)}
         # The SDK's own request (base URL, auth, timeout, its errors), read as plain JSON: the typed
         # create() re-walks the messages against its TypedDicts and builds a pydantic model of the
-        # reply, ~0.6 of the ~1.4 ms of CPU a call cost here (bench/README.md, change 23).
+        # reply, ~0.6 of the ~1.4 ms of CPU a call cost here (measured with bin/bench).
         response = await retrying(
             lambda: client.post("/chat/completions", body=body, cast_to=httpx2.Response), tries=tries, sleep=sleep
         )

@@ -108,19 +108,19 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DB_CONNECT_TIMEOUT", default=3)
 # DB_SERVER_SIDE_BINDING: send query parameters apart from the SQL (the extended protocol) instead of
 #   quoting them into its text in Python: a question's 384-number vector is no longer turned into a
-#   literal twice per search (about 2 ms less CPU per question across the app and PostgreSQL,
-#   bench/README.md). False restores client-side binding.
+#   literal twice per search (about 2 ms less CPU per question across the app and PostgreSQL, measured
+#   with bin/bench). False restores client-side binding.
 DATABASES["default"]["OPTIONS"]["server_side_binding"] = env.bool("DB_SERVER_SIDE_BINDING", default=True)
 # DB_PREPARED_STATEMENTS: psycopg prepares a statement on a connection once it has run there 5 times (psycopg's own
 #   threshold; Django turns it off unless asked), so PostgreSQL stops parsing and planning the same few statements
-#   on every question: about 0.9 ms less PostgreSQL CPU a miss, 0.6 an exact hit (bench/README.md). The raw SQL
+#   on every question: about 0.9 ms less PostgreSQL CPU a miss, 0.6 an exact hit (bin/bench). The raw SQL
 #   names its columns (no SELECT *), so a column added by a migration does not break a prepared statement. Behind
 #   PgBouncer in transaction mode it needs PgBouncer 1.21+ with max_prepared_statements set; else set it false.
 DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5 if env.bool("DB_PREPARED_STATEMENTS", default=True) else None
 # DB_POOL_MAX_SIZE: PostgreSQL connections each process keeps in a psycopg pool (0: no pool). Under
 #   ASGI Django runs each request's database work on a thread of its own, so a persistent connection
 #   (CONN_MAX_AGE) is never reused: every request paid for a new connection (a PostgreSQL backend, ~5 ms
-#   of CPU across both sides) and the abandoned ones piled up to max_connections (bench/README.md).
+#   of CPU across both sides) and the abandoned ones piled up to max_connections (measured with bin/bench).
 #   The pool lends a connection until the request ends (or the ask pipeline hands it back before
 #   waiting on the LLM). DB_POOL_MIN_SIZE: kept open while idle. DB_POOL_TIMEOUT: seconds a request
 #   waits for a free connection, then 503 database_unavailable. DB_CONN_MAX_AGE applies without a pool.
@@ -340,7 +340,8 @@ SEMANTIC_CACHE_TTL_SECONDS = env.float("SEMANTIC_CACHE_TTL_SECONDS", default=864
 #   상대로, 카운터...), the same numbers with versions compared as written (14.1 is not 14.10), no added or
 #   removed negation, and the same topic words (role, rank, queue, team/duo, counter vs build). With e5 and
 #   the guard, bench/semantic_cache.py serves 93% of the same-meaning pairs it never tuned on with 0 wrong
-#   answers of 73 look-alikes (bench/README.md, scenario 4). Off only to measure what it is worth.
+#   answers of 73 look-alikes, where without it some look-alikes get a wrong answer. Off only to measure what
+#   it is worth.
 SEMANTIC_CACHE_MAX_DISTANCE = env.float("SEMANTIC_CACHE_MAX_DISTANCE", default=0.14)
 SEMANTIC_CACHE_GUARD = env.bool("SEMANTIC_CACHE_GUARD", default=True)
 # SEMANTIC_CACHE_VERIFY_MODEL: with OPENAI_API_KEY set, a hit that passed the guard is also confirmed by one
@@ -393,7 +394,7 @@ COACH_PROMPT_TEMPLATES_DIR = env("COACH_PROMPT_TEMPLATES_DIR", default=str(BASE_
 RETRIEVAL_TOP_K = env.int("RETRIEVAL_TOP_K", default=5)
 # RETRIEVAL_EXACT_MAX_ROWS: a filtered set of at most this many chunks is searched exactly (the true
 #   top-k, ~0.4 us a row: 10k rows 6-8 ms at 1M chunks); a larger one through the HNSW index, which
-#   misses for queries far from a small set (recall 0.2-0.3 at 1%). bench/README.md, scenario 3.
+#   misses for queries far from a small set (recall 0.2-0.3 when the filter keeps 1% of 1M chunks).
 RETRIEVAL_EXACT_MAX_ROWS = env.int("RETRIEVAL_EXACT_MAX_ROWS", default=20000)
 # RETRIEVAL_HNSW_EF_SEARCH / RETRIEVAL_HNSW_MAX_SCAN_TUPLES: hnsw.ef_search and hnsw.max_scan_tuples
 #   (how far an iterative scan may walk) on the HNSW path; at 1M chunks ef_search 100 gave recall

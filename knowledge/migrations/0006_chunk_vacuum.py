@@ -3,7 +3,7 @@
 A rewritten table has an empty visibility map, and autovacuum does not count a rewrite as changes, so
 it may not come for a long time. Until it does, the selector's count of a filtered set (an index-only
 scan of the B-tree on game, model and category, ~1 ms for 20,000 entries) reads every heap page
-instead: 5-18 ms at 100k chunks (bench/README.md). The statistics of the altered column are new too.
+instead: 5-18 ms at 100k chunks. The statistics of the altered column are new too.
 """
 
 from django.db import migrations

@@ -207,7 +207,7 @@ def test_hnsw_hits_come_nearest_first_with_their_cosine_distance(doc, settings):
 
 
 def test_the_embedding_column_has_exactly_one_ann_index_hnsw_cosine_over_searchable_rows():
-    # two ANN indexes on one column mislead the planner (shared/notes/pgvector-filtered-search.md)
+    # two ANN indexes on one column mislead the planner: it may pick the one whose walk the filter empties
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'knowledge_chunk' "

@@ -170,7 +170,7 @@ def _encoding(model: str):
 @functools.lru_cache(maxsize=64)  # the texts that repeat are few; the players' messages are new each time
 def _tokens(encoding, text: str) -> tuple[int, ...]:
     """`text`'s tokens, remembered: a coach's system prompt and this server's answer are the same in
-    every call, and encoding them each time cost ~50 us a call (the benchmarks' stand-in, bench/README.md)."""
+    every call, and encoding them each time cost ~50 us a call (this server is also the benchmarks' stand-in)."""
     return tuple(encoding.encode(text, disallowed_special=()))
 
 

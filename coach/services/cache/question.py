@@ -5,7 +5,7 @@ embedding, kept for QUESTION_VECTOR_TTL_SECONDS under the embedding model and th
 normalised text (as the exact cache compares questions), so the same question from another player
 is not sent to the embedding provider again. Popular questions ("best jungle path this patch?") come
 from many players: each of them then reaches the semantic cache without the provider's round trip
-(100-300 ms and a charge with OpenAI; ~1.4 ms of CPU on this machine's stand-in, bench/README.md).
+(100-300 ms and a charge with OpenAI; ~1.4 ms of CPU even against a local stand-in).
 After: the answer for a resend and the embedding, when they are new. Offline embeddings cost
 microseconds and are not kept. Keys hold sha1 digests, never the text; Redis down is a miss.
 """

@@ -8,8 +8,8 @@ never served. Queries are built here once (redis.commands.search Query) and sent
 ft(); FLUSHDB drops the index with the keys, so a missing index is recreated instead of being an error.
 
 A store sends FT.CREATE along with the entry only until this process has seen the index (a lookup
-that found it, or made it): FT.CREATE cost the store's round trip 0.1-0.2 ms (bench/README.md,
-change 27). Should the index vanish after that (FLUSHALL), entries stored meanwhile are not lost:
+that found it, or made it): FT.CREATE cost the store's round trip 0.1-0.2 ms on every
+store. Should the index vanish after that (FLUSHALL), entries stored meanwhile are not lost:
 the next lookup finds it missing and makes it again, and RediSearch indexes the keys already under
 its prefix as it does so.
 """
@@ -256,7 +256,7 @@ def knn(*, scope: Scope, embedding: list[float], k: int, within: float) -> list[
 
     First the k nearest of the whole index (a graph walk: 0.1 ms of Valkey at 10,000 entries), then,
     only when that cannot tell (nearest_in_scope), the filtered query, which RediSearch answers by
-    computing the distance to every entry in scope (1.9 ms at 10,000; bench/README.md).
+    computing the distance to every entry in scope (1.9 ms at 10,000).
     """
     index = redis_sync().ft(index_name())
     try:
