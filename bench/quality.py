@@ -5,7 +5,8 @@ English, md/txt/srt/vtt/jsonl) into its own embedded PostgreSQL, through the pro
 service, embeds it with each offline embedder, and asks every question of questions.jsonl through the
 ask's own retrieval (knowledge.retrieval.retrieve: per-language candidates, re-ranking, the gate) and
 its own prompt fitting and offline composer (coach.services). Prints, per embedder and per split
-(dev: what the weights were fitted on; heldout: never looked at while tuning):
+(dev: what the weights were fitted on; heldout: never looked at while tuning; outside: written later
+from the guides alone, by someone who saw neither the set nor the code, when outside.jsonl exists):
 
   recall@1 / recall@5   an expected guide is the first source / among the returned sources
   MRR                   mean of 1/rank of the first expected guide (0 when absent)
@@ -44,8 +45,14 @@ _VECTORS: dict[tuple[str, str], list[float]] = {}  # (model, question) -> embedd
 
 
 def load_questions() -> list[dict]:
-    lines = (DATA / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    """questions.jsonl (dev and heldout), and outside.jsonl when present: questions written afterwards,
+    from the guides alone, by someone who saw neither the labelled set nor the code (split "outside")."""
+    questions = []
+    for name in ("questions.jsonl", "outside.jsonl"):
+        if (DATA / name).exists():
+            lines = (DATA / name).read_text(encoding="utf-8").splitlines()
+            questions += [json.loads(line) for line in lines if line.strip()]
+    return questions
 
 
 def ingest_library() -> dict[int, str]:
@@ -234,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rows = evaluate(questions, paths, name)
             report["embedders"][name] = {"embed_seconds": round(seconds, 1), "splits": {}, "rows": rows}
-            for split in ("dev", "heldout", "all"):
+            splits = [name for name in ("dev", "heldout", "outside") if any(q["split"] == name for q in questions)]
+            for split in [*splits, "all"]:
                 part = [r for r in rows if split == "all" or r["split"] == split]
                 result = figures(part)
                 report["embedders"][name]["splits"][split] = result
