@@ -1,7 +1,7 @@
 """Filtered vector retrieval: recall@5 against exact search, p50/p95 latency per plan and filter, and
 the selector's queries per second with 2 and 8 concurrent clients.
 
-Runs standalone against its own embedded PostgreSQL + pgvector (config.embedded, in a temporary
+Runs standalone against its own embedded PostgreSQL + pgvector (dev.embedded, in a temporary
 directory or --db-dir), migrated with the project's own migrations, filled with clustered synthetic
 vectors, and searched through the real knowledge.selectors.chunk_search_with_plan.
 
@@ -65,7 +65,7 @@ def start_database(workdir: Path, shared_buffers: str | None = None):
 
     import psycopg
 
-    from config import embedded
+    from dev import embedded
 
     server = embedded.postgres_start(workdir / "pg", embedded.free_port(), fsync=False)
     if shared_buffers:

@@ -1,6 +1,6 @@
 """The benchmark's own service stack: PostgreSQL, Valkey, the OpenAI stand-in and the real app under uvicorn.
 
-Everything lives in a temporary directory on free loopback ports (config/embedded.py, as the test
+Everything lives in a temporary directory on free loopback ports (dev/embedded.py, as the test
 suite does), so a benchmark never touches ./var or a running `bin/run`. The app runs as uvicorn
 worker processes with the production settings module (DEBUG off, secrets from the environment set
 here), apart from plain HTTP on loopback. Players get a benchmark plan added by configuration
@@ -55,7 +55,7 @@ class Stack:
 
     workdir: Path
     env: dict[str, str]
-    servers: list = field(default_factory=list)  # config.embedded.EmbeddedServer
+    servers: list = field(default_factory=list)  # dev.embedded.EmbeddedServer
     llm: subprocess.Popen | None = None
     llm_delay: float | None = None
     app: subprocess.Popen | None = None
@@ -68,7 +68,7 @@ class Stack:
     def start(cls, *, log=print) -> Stack:
         """Databases and the OpenAI stand-in up, migrated, the demo content loaded and embedded through it."""
         sys.path.insert(0, str(ROOT))
-        from config import embedded
+        from dev import embedded
 
         workdir = Path(tempfile.mkdtemp(prefix="gamecoach-bench-"))
         stack = cls(workdir=workdir, env={})
@@ -112,7 +112,7 @@ class Stack:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        from knowledge.demo.loader import demo_load
+        from dev.demo.loader import demo_load
 
         demo_load()
         from django.db import connections
@@ -187,7 +187,7 @@ class Stack:
     # --- the app ------------------------------------------------------------------------------
     def app_start(self, *, workers: int = 2, extra_env: dict | None = None, http: str | None = None) -> str:
         """uvicorn config.asgi:application with `workers` processes; returns its base URL."""
-        from config import embedded
+        from dev import embedded
 
         self.app_stop()
         self.app_port = embedded.free_port()

@@ -1,6 +1,6 @@
 """Bench: the operations dashboard and GET /api/admin/stats over a million question logs.
 
-Starts its own PostgreSQL+pgvector and Valkey (config.embedded, in a temporary directory, on free
+Starts its own PostgreSQL+pgvector and Valkey (dev.embedded, in a temporary directory, on free
 ports), migrates, bulk-inserts synthetic QuestionLog rows spread over the last --days days, then
 times, each the median of several runs:
   - the stats for 30 days summed straight from the logs (no rollup yet: the worst case),
@@ -32,7 +32,7 @@ BATCH = 100_000
 
 
 def _start_servers(workdir: Path) -> list:
-    from config import embedded
+    from dev import embedded
 
     pg = embedded.postgres_start(workdir / "pg", embedded.free_port(), fsync=False)
     valkey = embedded.valkey_start(workdir / "valkey", embedded.free_port(), persist=False)

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
-    from config import embedded
+    from dev import embedded
 
     servers = []
     children: list[subprocess.Popen] = []

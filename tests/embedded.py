@@ -3,7 +3,7 @@
 Loaded with `-p tests.embedded` (pyproject), it wraps pytest_load_initial_conftests so the servers
 are up and DATABASE_URL / REDIS_URL point at them before pytest-django imports the settings. They
 live in a temporary directory on free ports (never ./var/), stop at the end of the run, and die
-with this process if it is killed (config/embedded.py).
+with this process if it is killed (dev/embedded.py).
 """
 
 import atexit
@@ -70,7 +70,7 @@ def google_web_server():
 
 def _start() -> None:
     global _tmpdir
-    from config import embedded
+    from dev import embedded
 
     _tmpdir = Path(tempfile.mkdtemp(prefix="gamecoach-test-"))
     atexit.register(_stop_all)
@@ -103,7 +103,7 @@ def embedded_start(name: str):
     """Start a stopped server again on the same port with the same data directory; returns it."""
     from urllib.parse import urlparse
 
-    from config import embedded
+    from dev import embedded
 
     old = embedded_servers()[name]
     if old.process.poll() is None:

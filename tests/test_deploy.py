@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.embedded import free_port
+from dev.embedded import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS_DIR = ROOT / "config" / "settings"

@@ -16,7 +16,7 @@ from django.test import AsyncClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from coach.services import ask as ask_service
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

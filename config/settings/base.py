@@ -98,7 +98,7 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 # --- data stores --------------------------------------------------------------------------------
-# Unset: the embedded servers that `bin/run` starts (config/embedded.py) on these loopback ports.
+# Unset: the embedded servers that `bin/run` starts (dev/embedded.py) on these loopback ports.
 EMBEDDED_PG_PORT = env.int("EMBEDDED_PG_PORT", default=54329)
 EMBEDDED_REDIS_PORT = env.int("EMBEDDED_REDIS_PORT", default=63799)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"postgres://postgres@127.0.0.1:{EMBEDDED_PG_PORT}/gamecoach")}

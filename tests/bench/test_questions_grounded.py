@@ -5,7 +5,7 @@ import pytest
 
 from bench.load import GAMES
 from coach.models import QuestionLog
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.coach.conftest import ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory

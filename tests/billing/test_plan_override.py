@@ -247,7 +247,7 @@ def test_billing_me_without_an_override_says_so(auth_client):
 def test_a_question_over_the_free_limit_goes_through_once_staff_grant_a_plan(user, staff):
     # given a free player who used their 30 calls
     from coach.models import QuestionLog
-    from knowledge.demo.loader import demo_load
+    from dev.demo.loader import demo_load
 
     demo_load()
     spend(user, 30)

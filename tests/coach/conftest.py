@@ -3,7 +3,7 @@
 import pytest
 
 from coach.services.cache import aquestion_cached
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 
 ASK = "/api/coach/ask"
 MALENIA = "말레니아 2페이즈 어떻게 피해요?"
@@ -11,7 +11,7 @@ MALENIA = "말레니아 2페이즈 어떻게 피해요?"
 
 @pytest.fixture
 def demo(db):
-    """The demo games, guides and video subtitles (knowledge.demo)."""
+    """The demo games, guides and video subtitles (dev.demo)."""
     demo_load()
 
 

@@ -11,7 +11,7 @@ from billing.models import CallRecord, UsageCounter
 from coach.models import QuestionLog
 from coach.services.cache import question_vector_key
 from coach.services.cache.clients import redis_sync
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.coach.conftest import ASK, ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory

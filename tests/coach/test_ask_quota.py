@@ -14,7 +14,7 @@ from billing.models import CallRecord, Subscription, UsageCounter
 from billing.selectors import usage_summary
 from billing.services import quota_reserve
 from coach.models import QuestionLog
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.coach.conftest import ASK, MALENIA, ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory

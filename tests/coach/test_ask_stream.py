@@ -10,7 +10,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 from billing.models import UsageCounter
 from coach.models import QuestionLog
 from coach.services import llm
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.factories import UserFactory
 from tests.servers.openai_server import OpenAIServer, Reply
 

@@ -13,7 +13,7 @@ from coach.services.cache import (
     semantic_cache_store,
 )
 from coach.services.cache import semantic as semantic_module
-from config import embedded
+from dev import embedded
 from tests.coach.test_cache_semantic import ANSWER, MODEL, vector
 
 

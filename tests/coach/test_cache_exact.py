@@ -13,7 +13,7 @@ from coach.services.cache import (
     exact_cache_set,
 )
 from coach.services.cache.exact import question_fingerprint, question_normalize_exact
-from config.embedded import free_port
+from dev.embedded import free_port
 from tests.coach.conftest import exact_answer_read
 
 PAYLOAD = {

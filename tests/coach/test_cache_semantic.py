@@ -22,8 +22,8 @@ from coach.services.cache import (
     semantic_cache_store,
 )
 from coach.services.cache import semantic as semantic_module
-from config.embedded import free_port
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
+from dev.embedded import free_port
 from knowledge.models import Game, GlossaryTerm
 from knowledge.services import catalogue_load
 from tests.coach.conftest import ask

@@ -9,8 +9,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
 
+from dev.demo.loader import demo_load
 from knowledge import services
-from knowledge.demo.loader import demo_load
 from knowledge.entities import EntityIndex, name_tokens
 from knowledge.models import Entity, Game, GlossaryTerm
 from knowledge.selectors import entity_index

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 
 from ai.embeddings import get_embedder
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from knowledge.models import Chunk, Document, Game
 from knowledge.selectors import chunk_search, glossary_terms
 

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from knowledge.models import Document
 
 pytestmark = pytest.mark.django_db

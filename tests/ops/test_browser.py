@@ -48,7 +48,7 @@ def _playwright():
 
 def _operations_data() -> None:
     """A fortnight of asks on the demo knowledge, a few down-votes, quota rejections; most days rolled up."""
-    from knowledge.demo.loader import demo_load
+    from dev.demo.loader import demo_load
 
     demo_load()
     chunks = list(Chunk.objects.filter(searchable=True).select_related("document")[:6])

@@ -143,7 +143,7 @@ def test_an_answer_is_one_log_line_and_a_streamed_one_gets_its_own_when_it_ends(
     import httpx
     from rest_framework_simplejwt.tokens import RefreshToken
 
-    from knowledge.demo.loader import demo_load
+    from dev.demo.loader import demo_load
 
     demo_load()
     url = f"{asgi_server.url}/api/coach/ask"

@@ -11,7 +11,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from billing.models import Subscription
 from config import throttles
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.embedded import embedded_servers, embedded_start, embedded_stop
 from tests.factories import UserFactory
 

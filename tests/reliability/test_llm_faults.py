@@ -12,7 +12,7 @@ import pytest
 
 from billing.models import CallRecord, UsageCounter
 from coach.models import QuestionLog
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.conftest import bearer_client
 from tests.reliability.conftest import ASK, bearer, is_error_shape, player, wait_until
 from tests.servers.openai_server import (

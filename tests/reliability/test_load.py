@@ -25,8 +25,8 @@ from django.db import connection
 
 from billing.models import CallRecord, Subscription, UsageCounter
 from coach.models import Feedback, QuestionLog
-from config.embedded import free_port
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
+from dev.embedded import free_port
 from tests.factories import UserFactory
 from tests.reliability.conftest import ASK, bearer
 from tests.servers.openai_server import OpenAIServer

@@ -12,7 +12,7 @@ from psycopg_pool import PoolTimeout
 
 from billing.models import UsageCounter
 from coach.models import QuestionLog
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.reliability.conftest import ASK, MALENIA, bearer, is_error_shape, player, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+from dev.demo.loader import demo_load
 from knowledge import services
-from knowledge.demo.loader import demo_load
 from knowledge.models import Document, Game
 from tests.conftest import bearer_client
 from tests.reliability.conftest import ASK, player

@@ -7,7 +7,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from billing.models import UsageCounter
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.reliability.conftest import ASK, bearer, is_error_shape, player
 
 

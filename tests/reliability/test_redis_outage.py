@@ -10,7 +10,7 @@ from django.conf import settings as django_settings
 
 from billing.models import UsageCounter, WebhookEvent
 from coach.models import Feedback, QuestionLog
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.billing.payloads import event
 from tests.reliability.conftest import ASK, MALENIA, bearer, is_error_shape, player, wait_until
 

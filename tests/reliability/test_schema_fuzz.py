@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.accounts.conftest import CLIENT_IDS, google_apps_setting
 from tests.factories import UserFactory
 from tests.reliability.conftest import is_error_shape

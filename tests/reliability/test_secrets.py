@@ -6,7 +6,7 @@ import httpx
 import pytest
 from django.conf import settings as django_settings
 
-from knowledge.demo.loader import demo_load
+from dev.demo.loader import demo_load
 from tests.accounts.conftest import CLIENT_IDS, IOS_CLIENT_ID, google_apps_setting
 from tests.reliability.conftest import ASK, is_error_shape
 from tests.servers.google_certs import GoogleCertsServer, SigningKey

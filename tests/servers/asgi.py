@@ -10,7 +10,7 @@ import time
 
 import uvicorn
 
-from config.embedded import free_port
+from dev.embedded import free_port
 
 
 class AsgiServer:

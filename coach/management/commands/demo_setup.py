@@ -27,7 +27,7 @@ class Command(BaseCommand):
                 "demo logins ready; no demo knowledge loaded (manage.py demo_remove takes out any loaded before)"
             )
             return
-        from knowledge.demo.loader import demo_load
+        from dev.demo.loader import demo_load
 
         knowledge = demo_load()
         self.stdout.write(f"demo knowledge: {knowledge['new']} new, {knowledge['changed']} changed, "

@@ -1,8 +1,6 @@
-"""Take the demo content (knowledge/demo) out of the knowledge base before real guides go in."""
+"""Take the demo content (dev/demo) out of the knowledge base before real guides go in."""
 
 from django.core.management.base import BaseCommand
-
-from knowledge.demo.loader import demo_remove
 
 
 class Command(BaseCommand):
@@ -16,6 +14,8 @@ class Command(BaseCommand):
         parser.add_argument("--games", action="store_true", help="also delete the demo games left with no document")
 
     def handle(self, *args, **options):
+        from dev.demo.loader import demo_remove  # dev-only code, loaded by this command alone
+
         removed = demo_remove(games=options["games"])
         self.stdout.write(
             f"demo removed: {removed.documents} document(s), {removed.glossary_terms} glossary term(s)"
