@@ -72,19 +72,24 @@ def evidence_fit(
                 continue
             chosen[index].add(position)
             spent += cost
-    evidence = []
+    # One source per guide: two chunks of the same guide are quoted together, in reading order, at the
+    # rank of its best chunk (a player sees each guide once in `sources`).
+    by_document: dict[int, list[tuple[Ranked, list[str]]]] = {}
     for item, positions in zip(ranked, chosen, strict=True):
-        if not positions:
-            continue
-        parts = [
-            sentence.text for sentence, _ in _sentences_counted(item.hit.text, model) if sentence.position in positions
-        ]
-        hit = item.hit
+        if positions:
+            parts = [s.text for s, _ in _sentences_counted(item.hit.text, model) if s.position in positions]
+            by_document.setdefault(item.hit.document_id, []).append((item, parts))
+    evidence = []
+    for pieces in by_document.values():
+        best = pieces[0][0]
+        in_order = sorted(pieces, key=lambda piece: piece[0].hit.position)
         evidence.append(
             Evidence(
-                document_id=hit.document_id, chunk_id=hit.chunk_id, title=hit.title, url=hit.url,
-                text="\n".join(parts), start_time=hit.start_time, language=hit.language,
-                match_terms=item.match_terms, score=item.score,
+                document_id=best.hit.document_id, chunk_id=best.hit.chunk_id, title=best.hit.title,
+                url=best.hit.url, text="\n".join(part for _, parts in in_order for part in parts),
+                start_time=in_order[0][0].hit.start_time, language=best.hit.language,
+                match_terms=tuple(dict.fromkeys(term for item, _ in pieces for term in item.match_terms)),
+                score=best.score,
             )
         )  # fmt: skip
     return evidence

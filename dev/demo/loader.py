@@ -27,6 +27,8 @@ DOCUMENTS = [
     ("league-of-legends", "league-of-legends/patch-notes-ko.md", "patch", ["jungle-path"], "patch_note"),
     ("league-of-legends", "league-of-legends/faq.jsonl", "jungle", [], "faq"),
 ]
+# Titles for files that carry none of their own (a subtitle file's first caption is a greeting).
+TITLES = {"elden-ring/malenia-phase-1-video.srt": "말레니아 1페이즈 영상 공략"}
 
 
 def demo_load() -> dict[str, int]:
@@ -45,7 +47,7 @@ def demo_load() -> dict[str, int]:
             outcome = services.document_ingest(
                 game=games[slug],
                 source_key=key,
-                title=item.title,
+                title=TITLES.get(name, item.title),
                 content=item.content,
                 category=item.category or category,
                 tags=item.tags if item.tags is not None else tags,

@@ -96,6 +96,14 @@ def test_the_free_plan_prompt_carries_evidence_from_three_sources(elden_ring, us
     assert 0 < body["usage"]["prompt_tokens"] <= 1000
 
 
+def test_each_guide_is_one_source_however_many_of_its_chunks_are_quoted(demo, auth_client):
+    body = ask(auth_client, question="How do I dodge Malenia's Waterfowl Dance in phase 2?").json()
+
+    documents = [source["document_id"] for source in body["sources"]]
+    assert len(documents) == len(set(documents)) >= 2
+    assert "말레니아 1페이즈 영상 공략" in {source["title"] for source in body["sources"]}  # not its first caption
+
+
 def test_a_korean_question_reaches_the_english_guide_with_e5(elden_ring, settings):
     settings.OFFLINE_EMBEDDER = "e5"
     services.catalogue_load(game="elden-ring")
