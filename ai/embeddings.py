@@ -181,9 +181,9 @@ class OpenAIEmbedder:
         loop = asyncio.get_running_loop()
         client = self._async_clients.get(loop)
         if client is None:
-            from config.openai_http import async_openai
+            import openai
 
-            client = self._async_clients[loop] = async_openai(**self._client_args)
+            client = self._async_clients[loop] = openai.AsyncOpenAI(**self._client_args)
         return client
 
     def _prepared(self, texts: list[str]) -> list[str]:

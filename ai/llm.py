@@ -22,7 +22,6 @@ import openai
 from django.conf import settings
 
 from ai.errors import AIBadResponse, AIError, AIModelUnavailable, AIQuotaExhausted, AITimeout
-from config.openai_http import async_openai
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -84,8 +83,8 @@ def async_client() -> openai.AsyncOpenAI:
     httpcore's pool walks all of its connections on every request, so one pool of hundreds of
     connections costs more CPU per call than several small ones: for 500 concurrent calls, pools of
     64 took about half the client CPU of one pool of 1,000 (3.0 s -> 1.3 s, measured on 2 cores).
-    The clients now run over aiohttp (config.openai_http); the ring was not measured again there
-    and stays. Together the clients hold OPENAI_MAX_CONNECTIONS.
+    Together the clients hold OPENAI_MAX_CONNECTIONS. Each is the SDK's own async HTTP client
+    (docs/performance.md: aiohttp under it saved under 10% of a miss's CPU).
     """
     clients = _async_clients.setdefault(asyncio.get_running_loop(), {})
     key = _client_key()
@@ -93,7 +92,7 @@ def async_client() -> openai.AsyncOpenAI:
         total, per_client = settings.OPENAI_MAX_CONNECTIONS, settings.OPENAI_CONNECTIONS_PER_CLIENT
         count = max(1, math.ceil(total / max(1, per_client)))
         options, http = _client_options(key, math.ceil(total / count))
-        ring = [async_openai(http=http, **options) for _ in range(count)]
+        ring = [openai.AsyncOpenAI(**options, http_client=openai.DefaultAsyncHttpxClient(**http)) for _ in range(count)]
         clients[key] = (ring, itertools.cycle(ring))
     return next(clients[key][1])
 

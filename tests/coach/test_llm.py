@@ -307,8 +307,7 @@ def test_a_refused_connection_is_retried_then_503(settings):
 
 
 def test_a_server_hanging_up_before_it_answers_is_retried_then_503_not_a_timeout(settings):
-    """aiohttp's errors keep their kind under the SDK (config.openai_http): a connection closed without
-    an answer is ai_unavailable, as with httpx2's own transport, not ai_timeout."""
+    """A connection closed without an answer is ai_unavailable, not ai_timeout."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted = []
 
