@@ -34,7 +34,6 @@ from billing.errors import QuotaExceeded
 from billing.plans import Plan
 from billing.selectors import user_with_plan_usage, users_plan_usage
 from billing.services import quota_release, quota_reserve
-from config.db.insert import instances_insert
 from config.errors import ApplicationError
 from config.observability import metrics
 from config.observability.context import log_fields_add
@@ -248,12 +247,12 @@ def _log_row(ask: Ask, conversation: Conversation | None, plan_name: str, **fiel
 
 
 def _record(ask: Ask, log: QuestionLog, release: bool) -> None:
-    """Give the call back (if asked), then write the log row and its new conversation, if any, in one
-    statement."""
+    """Give the call back (if asked), then write the log row and its new conversation, if any."""
     if release and ask.reservation is not None:
         quota_release(reservation=ask.reservation)
-    new_conversation = log.conversation_id is not None and log.conversation._state.adding
-    instances_insert(*([log.conversation, log] if new_conversation else [log]))
+    if log.conversation_id is not None and log.conversation._state.adding:
+        log.conversation.save()
+    log.save()
 
 
 async def _log_write(ask: Ask, log: QuestionLog) -> QuestionLog:
