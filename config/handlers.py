@@ -3,7 +3,7 @@
 Django runs every request in a ThreadSensitiveContext, so that the request's sync work (the ORM,
 signals, sync middleware) happens on one thread of its own. With a bare context asgiref starts that
 thread at the request's first sync call and, when the request ends, starts a second thread to join
-it: two thread starts per request (~0.4 ms of CPU for an exact-cache hit, bench/README.md). asgiref
+it: two thread starts per request (about a fifth of an exact hit's CPU, docs/performance.md). asgiref
 lets the caller hand the context an executor it owns instead; this handler keeps the idle ones.
 
 An executor serves one request at a time, as before. When the request ends its thread is free:

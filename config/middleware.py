@@ -338,8 +338,8 @@ def django_middleware_on_loop() -> None:
     """Under ASGI, Django's MiddlewareMixin runs every process_request and process_response in a
     worker thread, in case it touches the database: fourteen thread handoffs per API request for the
     eight Django middleware in settings.MIDDLEWARE, most of which only read the request and set
-    headers (bench/README.md: 1 ms of CPU an ask). Here each hook runs on the event loop, and goes
-    to the thread only when it would read or write the session: a modified session is saved,
+    headers (docs/performance.md: a quarter of an exact hit's CPU). Here each hook runs on the
+    event loop, and goes to the thread only when it would read or write the session: a modified session is saved,
     messages are stored, the CSRF token lives in the session. CSRF's process_view, which Django
     adapts on its own, stays on the loop for csrf_exempt views.
 
