@@ -373,3 +373,261 @@ def test_topics_are_grouped():
     assert topics_in("브론즈 탈출 탑 챔피언") == {"rank": frozenset({"bronze"}), "role": frozenset({"top"})}
     assert topics_in("말레니아 너무 힘들어요") == {}
     assert topics_in("말리케스 공격 패턴") == {}  # an attack pattern is not the attacking side
+
+
+# --- matchups as players write them ----------------------------------------------------------------
+# Each template names the player's pick {a} and the opponent {b} (or the counterer {a} and the countered
+# {b}). Within a group every phrasing reads the same roles; the same phrasing with the names swapped is
+# a different question and must be refused. "Who wins, A or B" is read in order too: an answer written
+# from A's side is not one written from B's side, so order means something even there.
+MATCHUP_PAIRS = [("Yasuo", "Yone"), ("Garen", "Darius"), ("Naut", "Thresh")]
+MATCHUP_PAIRS_KO = [("야스오", "요네"), ("다리우스", "피오라"), ("노틸", "쓰레쉬")]  # no final consonant: 로, 가
+MATCHUP_EN = [
+    "{a} vs {b}",
+    "{a} vs. {b} matchup",
+    "{a} into {b}",
+    "{a} against {b}",
+    "{a} versus {b}",
+    "{a} v {b}",
+    "{a} matchup {b}",
+    "{a} {b} matchup",
+    "{b} matchup as {a}",
+    "playing {a} vs {b}",
+    "how to beat {b} as {a}",
+    "how do I lane against {b} as {a}",
+    "as a {a} main how do I play vs {b}",
+    "I main {a}, how do I deal with {b}?",
+    "{a} main here, {b} is so hard",
+    "is {a} good against {b}?",
+    "can {a} beat {b}?",
+    "does {a} lose to {b}?",
+    "who wins {a} or {b}",
+    "{a} or {b}, who wins lane?",
+    "{a} or {b} who would win",
+    "when I'm {a} and the enemy is {b}",
+    "{a} tips vs enemy {b}",
+    "is {b} a hard matchup for {a}?",
+    "any tips for {b} when I'm on {a}",
+    "{a} or {b}, which wins the lane",
+    "who wins between {a} and {b}",
+]
+MATCHUP_KO = [
+    "{a} {b} 매치업",
+    "{a} 대 {b}",
+    "{a} vs {b} 라인전",
+    "{b} 상대 {a}",
+    "{b} 상대로 {a}",
+    "{b}한테 {a}",
+    "{b}에게 {a} 어때요",
+    "{b} 잡는 {a}",
+    "{b} 이기는 {a}",
+    "{a}로 {b} 상대",
+    "{a}로 {b} 어떻게 이겨",
+    "{a}로 {b} 잡는 법",
+    "{a}가 {b} 이겨요?",
+    "{a}가 {b}한테 불리해요?",
+    "{a} {b} 누가 이겨요?",
+    "{a}인데 {b} 어떻게 해요",
+    "{a} 하는데 {b} 너무 세요",
+    "{b} 만나면 {a} 어떻게 해",
+    "상대 {b} {a}로 어떻게 잡아",
+    "{b}전 {a} 팁",
+]
+COUNTER_EN = [
+    "does {a} counter {b}?",
+    "is {a} a counter to {b}?",
+    "{a} counters {b}",
+    "is {b} countered by {a}?",
+    "{b} is countered by {a}",
+]
+COUNTER_KO = [
+    "{a}가 {b} 카운터임?",
+    "{a}가 {b} 카운터 쳐요?",
+    "{b} 카운터 챔 {a}?",
+    "{b}는 {a}가 카운터예요?",
+]
+COUNTER_AS = ["{b} counter as {a}", "how to counter {b} as {a}", "{a}로 {b} 카운터 치는 법"]
+
+
+def _matchups(templates, pairs):
+    """Each template with each pair of names in its language."""
+    return [(t, a, b) for t in templates for a, b in pairs if question_language(t) == question_language(a)]
+
+
+@pytest.mark.parametrize(
+    ("template", "a", "b"),
+    _matchups(MATCHUP_EN, MATCHUP_PAIRS)
+    + _matchups(MATCHUP_KO, MATCHUP_PAIRS_KO)
+    + _matchups(COUNTER_EN, MATCHUP_PAIRS)
+    + _matchups(COUNTER_KO, MATCHUP_PAIRS_KO)
+    + _matchups(COUNTER_AS, MATCHUP_PAIRS + MATCHUP_PAIRS_KO)
+    + _matchups(["{a} 카운터 {b}?", "{a} counter {b}"], MATCHUP_PAIRS + MATCHUP_PAIRS_KO),
+)
+def test_a_matchup_with_its_names_swapped_is_refused_however_it_is_written(template, a, b):
+    asked, cached = template.format(a=a, b=b), template.format(a=b, b=a)
+    assert lol(asked, cached).reason == "roles"
+
+
+def _roles(template, a, b):
+    return roles_in(template.format(a=a, b=b), catalogue("league-of-legends"))
+
+
+@pytest.mark.parametrize(
+    ("templates", "pairs", "expected"),
+    [
+        (MATCHUP_EN, MATCHUP_PAIRS, ("me", "opp")),
+        (MATCHUP_KO, MATCHUP_PAIRS_KO, ("me", "opp")),
+        (COUNTER_EN, MATCHUP_PAIRS, ("counterer", "countered")),
+        (COUNTER_KO, MATCHUP_PAIRS_KO, ("counterer", "countered")),
+        (COUNTER_AS, MATCHUP_PAIRS, ("me", "countered")),
+        (COUNTER_AS, MATCHUP_PAIRS_KO, ("me", "countered")),
+    ],
+)
+def test_every_phrasing_of_a_matchup_reads_the_same_roles(templates, pairs, expected):
+    # given many ways to write "A (the player's pick) against B", then each gives A and B the same roles
+    index = catalogue("league-of-legends")
+    for a, b in pairs:
+        ids = [match.entity_id for match in index.find(f"{a} {b}".lower())]
+        want = tuple(sorted(zip(expected, ids, strict=True)))
+        for template in templates:
+            assert _roles(template, a, b) == want, template
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{a} 카운터 {b}?",  # "A's counter, B?" or "A counters B?": Korean allows both
+        "{a} counter {b}",  # "A's counter is B" or "A counters B"
+    ],
+)
+def test_an_ambiguous_counter_phrasing_matches_only_itself(template):
+    # given a phrasing that could mean either direction, then it shares roles with no clear phrasing,
+    # so neither reading can serve the other's answer
+    for a, b in MATCHUP_PAIRS + MATCHUP_PAIRS_KO:
+        roles = _roles(template, a, b)
+        for clear in COUNTER_EN + COUNTER_KO + MATCHUP_EN + MATCHUP_KO:
+            assert roles not in (_roles(clear, a, b), _roles(clear, b, a)), (template, clear)
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        ("who does Yasuo counter?", "who counters Yasuo?"),
+        ("what does Yasuo counter", "Yasuo counters"),
+        ("야스오가 카운터 치는 챔", "야스오 카운터 챔"),
+        ("야스오가 이기는 챔", "야스오 이기는 챔"),  # the ones Yasuo beats, the ones that beat Yasuo
+        ("야스오가 잡는 챔", "야스오 잡는 챔"),
+        ("is Riven hard for Camille?", "Riven Camille lane"),  # no relation word: what joins them counts
+        ("Riven or Camille", "Riven and Camille"),
+        ("Yasuo beats Yone", "Yone beats Yasuo"),
+        ("does Yasuo beat Yone?", "does Yasuo lose to Yone?"),  # the answer's "yes" would mean the opposite
+        ("야스오가 요네 이겨요?", "야스오가 요네한테 져요?"),
+    ],
+)
+def test_opposite_directions_of_counter_and_outcome_are_refused(asked, cached):
+    assert not lol(asked, cached).ok
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        ("Yasuo vs Yone", "Yasuo build"),
+        ("Yasuo vs Yone", "Yone tips"),
+        ("요네 상대 야스오", "야스오 공략"),
+        ("요네 상대 야스오", "요네 공략"),
+        ("how to beat Yone as Yasuo", "how to play Yasuo"),
+    ],
+)
+def test_one_side_of_a_matchup_is_not_the_matchup(asked, cached):
+    assert not lol(asked, cached).ok
+
+
+# --- counter vs build: playing a champion, or playing against it ---------------------------------
+
+
+AGAINST_VS_PLAYING = [
+    ("how to play against {x}", "how to play {x}"),
+    ("how to beat {x}", "how to play {x}"),
+    ("how to deal with {x}", "how to play {x}"),
+    ("tips against {x}", "{x} tips"),
+    ("enemy {x} tips", "{x} tips"),
+    ("counter {x}", "{x} build"),
+    ("{x} counters", "{x} runes"),
+    ("what to build vs {x}", "what to build on {x}"),
+    ("{x} 상대법", "{x} 공략"),
+    ("{x} 카운터", "{x} 빌드"),
+    ("{x} 카운터", "{x} 템트리"),
+    ("{x} 카운터", "{x} 룬"),
+    ("{x} 잡는 법", "{x} 하는 법"),
+    ("{x} 이기는 법", "{x} 하는 법"),
+    ("{x} 상대할 때 팁", "{x} 팁"),
+    ("{x} 상대 템트리", "{x} 템트리"),
+    ("{x} 만나면 어떻게 해요", "{x} 어떻게 해요"),
+    ("상대 {x} 어떻게 해요", "{x} 어떻게 해요"),
+    ("{x}전 팁", "{x} 팁"),
+]
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        (asked.format(x=name), cached.format(x=name))
+        for asked, cached in AGAINST_VS_PLAYING
+        for name in ["Yasuo", "Lee Sin", "Naut", "야스오", "리신", "노틸"]
+        if question_language(asked) == question_language(name)
+    ],
+)
+def test_playing_against_a_champion_is_not_playing_it(asked, cached):
+    assert not lol(asked, cached).ok
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        # "counter X" and "X counters" both ask what beats X: X is the countered one in each
+        ("counter Yasuo", "Yasuo counters"),
+        ("who counters Yasuo?", "Yasuo counters"),
+        ("best counter to Yasuo", "Yasuo counters"),
+        ("야스오 카운터 챔", "야스오 카운터"),
+        ("야스오 잡는 법", "야스오 상대법"),
+        ("how to beat Yasuo", "how to deal with Yasuo"),
+        ("how to play Yasuo", "Yasuo tips"),  # one champion named: the player's own
+        ("tips as Yasuo", "Yasuo tips"),
+        ("Yasuo vs Yone who wins", "who wins Yasuo or Yone"),
+        ("야스오의 카운터 요네?", "요네가 야스오 카운터예요?"),
+        ("야스오 카운터는 요네?", "야스오는 요네가 카운터예요?"),
+        ("요네가 잡기 쉬워요?", "요네 잡기 쉬워요?"),
+        ("야스오 요네 매치업", "야스오 vs 요네 매치업"),
+    ],
+)
+def test_the_same_side_written_another_way_reads_the_same_roles(asked, cached):
+    index = catalogue("league-of-legends")
+    assert roles_in(asked, index) == roles_in(cached, index)
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        ("말레니아 잡는 법", "말레니아 공략"),  # a boss is always the opponent: beating it is its guide
+        ("how to beat Malenia", "Malenia guide"),
+        ("말레니아전 팁", "말레니아 팁"),
+    ],
+)
+def test_a_boss_is_always_the_opponent(asked, cached):
+    index = catalogue("elden-ring")
+    assert roles_in(asked, index) == roles_in(cached, index)
+
+
+@pytest.mark.parametrize(("pairs", "language"), [(MATCHUP_PAIRS, "en"), (MATCHUP_PAIRS_KO, "ko")])
+def test_no_phrasing_of_a_matchup_reads_like_any_phrasing_of_its_reverse(pairs, language):
+    # given every phrasing above, the roles read for (A, B) and those read for (B, A) never coincide:
+    # a question asked one way round is never answered from a question asked the other way round
+    templates = [
+        t
+        for t in MATCHUP_EN + MATCHUP_KO + COUNTER_EN + COUNTER_KO + COUNTER_AS + ["{a} 카운터 {b}?", "{a} counter {b}"]
+        if question_language(t) == language
+    ]
+    for a, b in pairs:
+        forward = {_roles(t, a, b) for t in templates}
+        backward = {_roles(t, b, a) for t in templates}
+        assert not forward & backward, forward & backward
