@@ -387,6 +387,9 @@ _TOPIC_PATTERNS = [(group, re.compile("|".join(f"(?P<{member}>{pattern})" for me
 #   beat verbs    A beats B, how to beat B; B 잡는/이기는 A      A me, B opp
 #   markers       as (a) A, I main A, I'm (on) A, A main, (a hard matchup) for A, A로, A인데, A 하는데    A me
 #                 enemy B, B 만나면, B전                                      B opp
+# A relation word whose other side is a word the catalogue does not know ("Yasuo vs Smolder", "스몰더 상대로
+# 야스오") keeps that word as an unnamed opponent ("?smolder"), so the question is neither "Yasuo" alone nor
+# the same matchup the other way round.
 # Then a name left without a role takes the other side of a named one of its kind ("Yone matchup as
 # Yasuo"); two names of a kind with none, beside a matchup word ("A B 매치업", "who wins A or B"), are me and
 # opp in order; a question whose only side is "me" is about playing that one ("as Yasuo" is "Yasuo"), and a
@@ -432,6 +435,12 @@ _GAP_WORDS = frozenset({
 })  # fmt: skip
 _GAP_TOKEN = re.compile(r"[a-z]+|[가-힣]+|\d+")
 _SUBJECT = ("가", "이")
+# Words that sit where an unknown name could: question words and adverbs, not names.
+_NOT_A_NAME = frozenset({
+    "how", "what", "who", "why", "when", "which", "everyone", "everything", "anyone", "them", "him", "her", "it",
+    "어떻게", "어케", "어캐", "누가", "뭐", "뭘", "왜", "언제", "잘", "너무", "진짜", "정말", "쉽게", "빨리", "그냥",
+    "계속", "자꾸", "맨날", "못", "안",
+})  # fmt: skip
 _COUNTER_NOUN = frozenset({"a", "an", "good", "to", "for"})  # "is A a counter to B": a noun, so a direction
 _OTHER_SIDE = {"me": "opp", "opp": "me", "counterer": "countered", "countered": "counterer"}
 
@@ -462,6 +471,7 @@ def roles_in(text: str, index: EntityFinder | None) -> tuple[tuple[str, str], ..
 def _roles(text: str, matches: tuple) -> tuple[tuple[str, str], ...]:
     roles: dict[int, str] = {}
     unnamed = False
+    unknown: set[str] = set()  # the word where a relation word expects a name the catalogue does not have
 
     def mark(i: int | None, role: str) -> None:
         if i is not None:
@@ -502,26 +512,40 @@ def _roles(text: str, matches: tuple) -> tuple[tuple[str, str], ...]:
         mark(right, "opp")
         if left is None and right is None and _VERSUS_ALONE.fullmatch(found.group()):
             unnamed = True
+        elif right is None and left is not None:  # "Yasuo vs Smolder", Smolder not in the catalogue
+            unknown.add(_word_after(text, found.end()))
     for found in _KOREAN_OPPONENT.finditer(text):
         left, right = _beside(text, matches, found.start(), found.end())
+        before = _word_before(text, found.start()) if left is None else ""
+        if before in _NOT_A_NAME:
+            before = ""
         mark(left, "opp")
-        mark(right, "me" if left is not None else "opp")  # "요네 상대 야스오"; "상대 요네" is the opposing Yone
-        if left is None and right is None:
-            unnamed = True
+        # "요네 상대 야스오": Yasuo plays Yone; "상대 요네" is the opposing Yone; "스몰더 상대로 야스오": a word the
+        # catalogue lacks is the opponent
+        mark(right, "me" if left is not None or before else "opp")
+        if left is None:
+            unknown.add(before)
+            unnamed = unnamed or right is None
     for found in _KOREAN_TO.finditer(text):
         left, _ = _beside(text, matches, found.start(), found.end())
         if left is not None and matches[left].end == found.start():
             mark(left, "opp")
+        elif left is None:
+            unknown.add(_word_before(text, found.start()))
     for pattern in (_LOSE_TO, _BEAT):
         for found in pattern.finditer(text):
             left, right = _beside(text, matches, found.start(), found.end())
             if found.group()[0] < "\uac00":  # English: subject, verb, object
                 mark(left, "me")
                 mark(right, "opp")
+                if left is not None and right is None:
+                    unknown.add(_word_after(text, found.end()))
             else:  # Korean: object, verb; "요네 잡는 야스오": Yasuo is the one who beats
                 subject = left is not None and text[matches[left].end : found.start()].strip() in _SUBJECT
                 mark(left, "me" if subject and found.group() in _KOREAN_BEATS else "opp")
                 mark(right, "me")
+                if left is None:
+                    unknown.add(_word_before(text, found.start()))
     for i, match in enumerate(matches):
         if _ME_AFTER.match(text, match.end) or _ME_BEFORE.search(text, 0, match.start):
             mark(i, "me")
@@ -571,7 +595,20 @@ def _roles(text: str, matches: tuple) -> tuple[tuple[str, str], ...]:
         out.append((role, match.entity_id))
     if unnamed and "opp" not in roles.values():
         out.append(("opp", "?"))
+    if "opp" not in roles.values():  # only where no named opponent fills the side
+        out += [("opp", f"?{word}") for word in unknown if word and word not in _NOT_A_NAME]
     return tuple(sorted(out))
+
+
+def _word_after(text: str, position: int) -> str:
+    """The first word after `position` that is not an article or particle ("" at the end)."""
+    return next((word for word in _GAP_TOKEN.findall(text, position) if word not in _GAP_WORDS), "")
+
+
+def _word_before(text: str, position: int) -> str:
+    """The last word before `position` that is neither an article, a particle nor filler ("" at the start)."""
+    words = [word for word in _GAP_TOKEN.findall(text, 0, position) if word not in _GAP_WORDS]
+    return words[-1] if words and not _KOREAN_FILLER.fullmatch(words[-1]) else ""
 
 
 def entities_in(text: str, index: EntityFinder | list[str] | tuple[str, ...] | None) -> list[str]:

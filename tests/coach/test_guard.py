@@ -531,6 +531,17 @@ def test_opposite_directions_of_counter_and_outcome_are_refused(asked, cached):
 @pytest.mark.parametrize(
     ("asked", "cached"),
     [
+        # Zorblax and Quellmor are in no catalogue: a name the guard cannot read still holds its side
+        ("Yasuo vs Zorblax", "Yasuo tips"),
+        ("Yasuo vs Zorblax", "Yasuo vs Quellmor"),
+        ("Yasuo vs Zorblax", "Zorblax vs Yasuo"),
+        ("can Yasuo beat Zorblax?", "can Zorblax beat Yasuo?"),
+        ("조르블락스 상대로 야스오", "야스오 상대로 조르블락스"),
+        ("조르블락스 상대 야스오", "야스오 상대 조르블락스"),
+        ("야스오로 조르블락스 상대", "야스오 공략"),
+        ("조르블락스한테 야스오", "야스오한테 조르블락스"),
+        ("조르블락스 잡는 야스오", "야스오 잡는 조르블락스"),
+        ("조르블락스 잡는 야스오", "야스오 공략"),
         ("Yasuo vs Yone", "Yasuo build"),
         ("Yasuo vs Yone", "Yone tips"),
         ("요네 상대 야스오", "야스오 공략"),
