@@ -112,9 +112,10 @@ def terms(text: str) -> set[str]:
 
 
 @functools.lru_cache(maxsize=8192)
-def _chunk_terms(text: str) -> frozenset[str]:
-    """terms() of a chunk (with its title), kept: the same chunks are candidates ask after ask."""
-    return frozenset(terms(text))
+def _chunk_text(title: str, text: str) -> tuple[str, frozenset[str]]:
+    """A chunk with its title, lower-cased, and its terms; kept: the same chunks are candidates ask after ask."""
+    lowered = f"{title}\n{text}".lower()
+    return lowered, frozenset(terms(lowered))
 
 
 def _names_pattern(names: list[str]) -> re.Pattern:
@@ -186,7 +187,7 @@ def retrieve(
 
 
 def _rank(hit: ChunkHit, language: str, spellings: dict, wanted: set[str], calibration: Calibration) -> Ranked:
-    text = f"{hit.title}\n{hit.text}".lower()
+    text, text_terms = _chunk_text(hit.title, hit.text)
     supported, used = set(), []
     for entity_id, pattern in spellings.items():
         present = pattern.findall(text)
@@ -194,7 +195,7 @@ def _rank(hit: ChunkHit, language: str, spellings: dict, wanted: set[str], calib
             supported.add(entity_id)
             used += present
     support = len(supported) / len(spellings) if spellings else 1.0
-    lexical = len(wanted & _chunk_terms(text)) / len(wanted) if wanted else 0.0
+    lexical = len(wanted & text_terms) / len(wanted) if wanted else 0.0
     score = (
         (1.0 - hit.distance)
         + (calibration.cross_lingual_bonus if hit.language != language else 0.0)

@@ -77,7 +77,7 @@ def evidence_fit(
     by_document: dict[int, list[tuple[Ranked, list[str]]]] = {}
     for item, positions in zip(ranked, chosen, strict=True):
         if positions:
-            parts = [s.text for s, _ in _sentences_counted(item.hit.text, model) if s.position in positions]
+            parts = [s.text for s, _, _ in _sentences_counted(item.hit.text, model) if s.position in positions]
             by_document.setdefault(item.hit.document_id, []).append((item, parts))
     evidence = []
     for pieces in by_document.values():
@@ -100,10 +100,9 @@ def _scored(item: Ranked, question: str, model: str) -> list[tuple[float, int, i
     question's terms, a little more for an early one (a guide's point comes first), none for headings."""
     wanted = terms(question) | {term for name in item.match_terms for term in terms(name)}
     scored = []
-    for sentence, tokens in _sentences_counted(item.hit.text, model):
+    for sentence, tokens, found in _sentences_counted(item.hit.text, model):
         if sentence.kind in _SKIPPED_KINDS or len(sentence.text) < 4:
             continue
-        found = terms(sentence.text)
         overlap = len(wanted & found) / math.sqrt(len(found) or 1)
         if sentence.kind == "faq_question":
             overlap *= 0.5  # it names the topic; the answer that follows says it
@@ -114,8 +113,11 @@ def _scored(item: Ranked, question: str, model: str) -> list[tuple[float, int, i
 
 
 @functools.lru_cache(maxsize=4096)
-def _sentences_counted(text: str, model: str) -> tuple[tuple[Sentence, int], ...]:
-    """A chunk's sentences with their tokens (+1 for the line break that joins them). A chunk's text
-    does not change, and the popular ones come back ask after ask: cutting and counting them took
-    ~6 of the miss path's CPU milliseconds before they were kept (4,096 chunks, a few MB)."""
-    return tuple((sentence, count_tokens(sentence.text, model) + 1) for sentence in sentences(text))
+def _sentences_counted(text: str, model: str) -> tuple[tuple[Sentence, int, frozenset[str]], ...]:
+    """A chunk's sentences with their tokens (+1 for the line break that joins them) and terms. A chunk's
+    text does not change, and the popular ones come back ask after ask: cutting, counting and reading
+    them took ~6 of the miss path's CPU milliseconds before they were kept (4,096 chunks, a few MB)."""
+    return tuple(
+        (sentence, count_tokens(sentence.text, model) + 1, frozenset(terms(sentence.text)))
+        for sentence in sentences(text)
+    )
