@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass, field
 
 from .selectors import ChunkHit, chunk_search, entity_index
+from .sentences import question_language
 
 LANGUAGES = ("ko", "en")
 # Entities that name a subject (a boss, a champion, a map...) must be in the evidence for it to cover the
@@ -123,10 +124,6 @@ def _names_pattern(names: list[str]) -> re.Pattern:
     Korean ones anywhere (particles follow them: 말레니아를)."""
     alternatives = sorted({name.lower() for name in names}, key=len, reverse=True)
     return re.compile("|".join(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" for name in alternatives))
-
-
-def question_language(text: str) -> str:
-    return "ko" if re.search(r"[\uac00-\ud7a3]", text) else "en"
 
 
 def retrieve(

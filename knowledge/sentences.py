@@ -431,3 +431,12 @@ def _by_characters(text: str) -> list[str]:
 
 
 __all__ = ["LONG_SENTENCE_CHARS", "SENTENCE_TARGET_CHARS", "Kind", "Sentence", "clean", "sentences"]
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+
+
+def question_language(text: str) -> str:
+    """ "ko" when the text has Hangul (syllables or jamo), else "en": an answer's language follows its
+    question's. The one definition retrieval, the prompt and the semantic cache's guard share."""
+    return "ko" if _HANGUL.search(text) else "en"

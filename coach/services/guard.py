@@ -24,7 +24,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Protocol
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
+from knowledge.sentences import question_language
+
 _NO_SPACE = re.compile(r"\s+")
 
 
@@ -101,11 +102,6 @@ class GuardVerdict:
 def question_normalize(text: str) -> str:
     """NFKC, casefold and single spaces: the form every check reads."""
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
-
-
-def question_language(text: str) -> str:
-    """ "ko" when the question has Hangul, else "en": the answer's language follows the question's."""
-    return "ko" if _HANGUL.search(text) else "en"
 
 
 # --- canonical form -----------------------------------------------------------------------------

@@ -11,12 +11,12 @@ import jinja2
 from django.conf import settings
 
 from ai.llm import quote
+from knowledge.sentences import question_language
 
 SYSTEM_TEMPLATE = "system_prompt/{game}.j2"
 DEFAULT_SYSTEM_TEMPLATE = "system_prompt/default.j2"
 USER_TEMPLATE = "coach/user_prompt.j2"
 
-_HANGUL = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]")
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
 
 
@@ -26,11 +26,6 @@ class Turn:
 
     question: str
     answer: str
-
-
-def question_language(text: str) -> str:
-    """ "ko" when the question contains Hangul, else "en": the answer follows the question's language."""
-    return "ko" if _HANGUL.search(text) else "en"
 
 
 def prompt_build(
