@@ -26,7 +26,7 @@ IDLE_THREADS_MAX = 64
 
 
 class PooledThreadsASGIHandler(ASGIHandler):
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.idle: collections.deque[ThreadPoolExecutor] = collections.deque()
         self._numbers = itertools.count(1)  # thread names request-1, request-2...: one per executor

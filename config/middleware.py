@@ -367,8 +367,9 @@ def django_middleware_on_loop() -> None:
         MessageMiddleware: (_never, _messages_stored),
         XFrameOptionsMiddleware: (_never, _never),
     }
+    # Patching Django's own classes is the point (see above), which mypy refuses for methods.
     for middleware, (request_io, response_io) in hooks.items():
-        middleware.__acall__ = _on_loop_acall(request_io, response_io)
+        middleware.__acall__ = _on_loop_acall(request_io, response_io)  # type: ignore[method-assign]
     if not getattr(CsrfViewMiddleware, "_process_view_on_loop", False):
-        CsrfViewMiddleware.__init__ = _with_exempt_views_on_loop(CsrfViewMiddleware.__init__)
-        CsrfViewMiddleware._process_view_on_loop = True
+        CsrfViewMiddleware.__init__ = _with_exempt_views_on_loop(CsrfViewMiddleware.__init__)  # type: ignore[method-assign]
+        CsrfViewMiddleware._process_view_on_loop = True  # type: ignore[attr-defined]

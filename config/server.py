@@ -14,7 +14,9 @@ import socket
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 
-class HTTPProtocol(AutoHTTPProtocol):
+# uvicorn picks AutoHTTPProtocol at import (httptools' or h11's class) and declares it a variable of
+# type[asyncio.Protocol], which mypy cannot take as a base class.
+class HTTPProtocol(AutoHTTPProtocol):  # type: ignore[valid-type,misc]
     """uvicorn's own protocol (httptools when installed, else h11), with Nagle off for TCP peers."""
 
     def connection_made(self, transport) -> None:

@@ -29,6 +29,7 @@ import redis.asyncio
 from django.conf import settings
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript, Script
 from redis.retry import Retry
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
@@ -67,9 +68,11 @@ _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 Window = tuple[str, int, int]  # (key, limit, seconds)
 
 _clients: dict[str, redis.Redis] = {}
-_scripts: dict[str, object] = {}
+_scripts: dict[str, Script] = {}
 # redis.asyncio connections belong to the loop that opened them: one client per (loop, URL).
-_async_scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, object]] = weakref.WeakKeyDictionary()
+_async_scripts: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AsyncScript]] = (
+    weakref.WeakKeyDictionary()
+)
 _down_until: dict[str, float] = {}
 _clients_lock = threading.Lock()
 
@@ -88,7 +91,7 @@ def _redis_url() -> str:
     return settings.THROTTLE_REDIS_URL
 
 
-def _client() -> tuple[redis.Redis, object]:
+def _client() -> tuple[redis.Redis, Script]:
     url = _redis_url()
     with _clients_lock:
         client = _clients.get(url)
@@ -103,7 +106,7 @@ def _timeouts() -> dict:
     return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
 
 
-def _async_script(url: str):
+def _async_script(url: str) -> AsyncScript:
     per_loop = _async_scripts.setdefault(asyncio.get_running_loop(), {})
     script = per_loop.get(url)
     if script is None:
@@ -117,7 +120,7 @@ class _MemoryWindows:
 
     MAX_KEYS = 100_000
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._hits: dict[str, deque] = {}
         self._lock = threading.Lock()
 
@@ -219,11 +222,12 @@ class RedisRateThrottle(BaseThrottle):
 
     scope: str = ""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._wait: float | None = None
 
     def rate_for(self, view) -> tuple[int, int] | None:
-        return parse_rate(api_settings.DEFAULT_THROTTLE_RATES.get(self.scope))
+        # djangorestframework-stubs types the rates as numbers; DRF's are "N/period" strings.
+        return parse_rate(api_settings.DEFAULT_THROTTLE_RATES.get(self.scope))  # type: ignore[arg-type]
 
     def key_for(self, request, view) -> str | None:
         raise NotImplementedError
@@ -231,8 +235,8 @@ class RedisRateThrottle(BaseThrottle):
     def window_for(self, request, view) -> Window | None:
         """This limit's window for the request, or None when it does not apply."""
         rate = self.rate_for(view)
-        key = self.key_for(request, view) if rate else None
-        if key is None:
+        key = self.key_for(request, view) if rate is not None else None
+        if rate is None or key is None:
             return None
         limit, seconds = rate
         return f"{self.scope}:{key}", limit, seconds

@@ -39,7 +39,7 @@ PR_SET_PDEATHSIG = 1
 @dataclass
 class EmbeddedServer:
     name: str
-    process: subprocess.Popen
+    process: subprocess.Popen[bytes]
     url: str
     log_path: Path
 
@@ -176,7 +176,7 @@ def valkey_start(datadir: Path, port: int, *, persist: bool = True,
     datadir = datadir.resolve()
     datadir.mkdir(parents=True, exist_ok=True)
     log_path = datadir / "valkey.log"
-    args = [VALKEY_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", datadir,
+    args: list[str | Path] = [VALKEY_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--dir", datadir,
             "--logfile", log_path, "--save", ""]  # fmt: skip
     for module in modules:
         args += ["--loadmodule", module]

@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
     from dev import embedded
 
-    servers = []
-    children: list[subprocess.Popen] = []
+    servers: list[embedded.EmbeddedServer] = []
+    children: list[subprocess.Popen[bytes]] = []
     stopping = False
 
     def stop(signum=None, frame=None):
@@ -85,21 +85,22 @@ def main(argv: list[str] | None = None) -> int:
             _manage("demo_setup")
         token = _manage("demo_token", capture=True).strip()
 
-        host, port = "127.0.0.1", os.environ.get("PORT", "8000")
+        host, web_port = "127.0.0.1", os.environ.get("PORT", "8000")
         venv_bin = Path(PYTHON).parent
-        for command in (
+        commands: list[list[str | Path]] = [
             [venv_bin / "celery", "-A", "config", "worker", "-l", "info", "--concurrency", "2", "-n", "dev@%h"],
             [venv_bin / "celery", "-A", "config", "beat", "-l", "info"],
-            [venv_bin / "uvicorn", "config.asgi:application", "--host", host, "--port", port,
+            [venv_bin / "uvicorn", "config.asgi:application", "--host", host, "--port", web_port,
              "--workers", os.environ.get("WEB_CONCURRENCY", "1"), "--http", "config.server:HTTPProtocol",
              "--no-access-log"],
-        ):  # fmt: skip
+        ]  # fmt: skip
+        for command in commands:
             children.append(
                 subprocess.Popen(command, cwd=BASE_DIR, preexec_fn=embedded._die_with_parent(signal.SIGTERM))
             )
-        embedded._wait_for_port(int(port), children[-1], Path("/dev/null"))
+        embedded._wait_for_port(int(web_port), children[-1], Path("/dev/null"))
 
-        base = f"http://{host}:{port}"
+        base = f"http://{host}:{web_port}"
         _say("ready. Try:")
         print(f"""
   curl {base}/readyz
@@ -112,9 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 
 Ctrl-C stops everything.""", flush=True)  # fmt: skip
         while not stopping:
-            for child in children:
+            for command, child in zip(commands, children, strict=True):
                 if child.poll() is not None:
-                    _say(f"{Path(child.args[0]).name} exited with {child.returncode}")
+                    _say(f"{Path(command[0]).name} exited with {child.returncode}")
                     stop()
                     return 1
             time.sleep(0.5)

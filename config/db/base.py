@@ -25,7 +25,7 @@ class DatabaseUnreachable(psycopg.OperationalError):
 class ServerReachability:
     """One process's view of one database server: when an attempt to connect last failed as if it were down."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.down_at: float | None = None
 
     def connect_ended(self, error: psycopg.OperationalError | None) -> None:

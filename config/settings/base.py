@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 
@@ -164,7 +165,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_SERIALIZER = "json"
 
 # --- API ----------------------------------------------------------------------------------------
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -216,7 +217,7 @@ GOOGLE_CERTS_DEFAULT_MAX_AGE = env.int("GOOGLE_CERTS_DEFAULT_MAX_AGE", default=3
 # allauth's own CERTS_URL setting is left alone: its web flow expects the v1 (PEM) document.
 # The app's client ids are "hidden" apps: they name accepted audiences only, so allauth's web flow
 # (which wants exactly one visible app) picks the staff web client below.
-SOCIALACCOUNT_PROVIDERS = {
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, Any]] = {
     "google": {
         "APPS": [
             {"client_id": client_id, "secret": "", "key": "", "settings": {"hidden": True}}
@@ -437,7 +438,7 @@ UPLOAD_MAX_UNPACKED_BYTES = env.int("UPLOAD_MAX_UNPACKED_BYTES", default=64 * 10
 
 # --- logging ------------------------------------------------------------------------------------
 LOG_LEVEL = env("LOG_LEVEL", default="INFO")
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},

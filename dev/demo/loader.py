@@ -3,13 +3,23 @@ again before real content goes in (demo_remove); both idempotent."""
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from knowledge import chunking, services
 from knowledge.ingestion import read_file
 from knowledge.models import Document, Game, GlossaryTerm
 
 DEMO_DIR = Path(__file__).resolve().parent
-GAMES = [
+
+
+class GameSpec(TypedDict):
+    slug: str
+    name_ko: str
+    name_en: str
+    categories: list[str]
+
+
+GAMES: list[GameSpec] = [
     {"slug": "elden-ring", "name_ko": "엘든 링", "name_en": "Elden Ring", "categories": ["boss", "build"]},
     {
         "slug": "league-of-legends",
