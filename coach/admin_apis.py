@@ -35,7 +35,8 @@ class _StatsGroupSerializer(serializers.Serializer):
 class StatsTotalsSerializer(serializers.Serializer):
     questions = serializers.IntegerField(help_text="Asks logged, answered or failed.")
     answered = serializers.IntegerField(help_text="Asks without an error.")
-    errors = serializers.IntegerField()
+    # DRF's serializer metaclass takes declared fields out of the class: no clash with Serializer.errors.
+    errors = serializers.IntegerField()  # type: ignore[assignment]
     cost_usd = _Money(help_text="What the LLM calls cost, USD.")
     saved_usd = _Money(help_text="What the answers served from a cache would have cost, USD.")
     prompt_tokens = serializers.IntegerField()
@@ -54,7 +55,8 @@ class StatsTotalsSerializer(serializers.Serializer):
 class StatsDaySerializer(serializers.Serializer):
     date = serializers.DateField()
     questions = serializers.IntegerField()
-    errors = serializers.IntegerField()
+    # DRF's serializer metaclass takes declared fields out of the class: no clash with Serializer.errors.
+    errors = serializers.IntegerField()  # type: ignore[assignment]
     cost_usd = _Money()
     saved_usd = _Money()
     exact_hits = serializers.IntegerField()

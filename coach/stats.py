@@ -153,7 +153,8 @@ def _cells_from_rollup(days: list[date], *, game: str | None) -> dict[tuple, Cel
     cells = {}
     for row in stats.values_list("day", *KEY_FIELDS, *_SUM_FIELDS, "latency_histogram"):
         histogram = row[-1] if len(row[-1]) == width else (list(row[-1]) + [0] * width)[:width]
-        cells[row[: 1 + len(KEY_FIELDS)]] = Cell(*row[1 + len(KEY_FIELDS) : -1], latency_histogram=histogram)
+        cell = cells[row[: 1 + len(KEY_FIELDS)]] = Cell(*row[1 + len(KEY_FIELDS) : -1])
+        cell.latency_histogram = histogram
     return cells
 
 

@@ -99,7 +99,7 @@ class Retrieval:
 def terms(text: str) -> set[str]:
     """A text's content terms: English words, version numbers, and Korean words as 2-syllable pieces
     (말레니아를 and 말레니아의 share 말레, 레니, 니아), without question words."""
-    found = set()
+    found: set[str] = set()
     for word in _TERM.findall(text.lower()):
         if word in _STOPWORDS:
             continue
@@ -158,7 +158,8 @@ def retrieve(
     language = question_language(question)
     ranked = [_rank(hit, language, spellings, wanted, calibration) for hit in candidates]
     ranked.sort(key=lambda item: (-item.score, item.hit.chunk_id))
-    chosen, per_document = [], {}
+    chosen: list[Ranked] = []
+    per_document: dict[int, int] = {}
     for item in ranked:
         if per_document.get(item.hit.document_id, 0) >= MAX_CHUNKS_PER_DOCUMENT:
             continue

@@ -38,7 +38,9 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(
+    # Django's form metaclass takes declared fields out of the class, so this does not shadow
+    # BaseForm.files (the request's uploads) as django-stubs believe.
+    files = MultipleFileField(  # type: ignore[assignment]
         label=_("Files"),
         help_text=_(
             "One or many .md .txt .html .srt .vtt .jsonl files, or a .zip of them with a manifest.json or "

@@ -9,6 +9,7 @@ import re
 import tempfile
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -163,7 +164,7 @@ def upload_batch_create(
     incoming: Incoming,
     game: Game | None,
     category: str = "",
-    tags: list[str] = (),
+    tags: Sequence[str] = (),
     document_status: str = Document.Status.PUBLISHED,
     archive_name: str = "",
     created_by=None,
@@ -294,6 +295,7 @@ def upload_file_ingest(*, file_id: int, file, batch: UploadBatch) -> set[int]:
                         status=batch.document_status,
                     )
                     outcomes[outcome.outcome] += 1
+                    assert outcome.document_id is not None  # None only for a new document in a dry run
                     document_ids.append(outcome.document_id)
                     if outcome.outcome != "unchanged":
                         changed_games.add(game.pk)

@@ -196,12 +196,12 @@ class Command(BaseCommand):
         if failures:
             written = counts["new"] + counts["changed"]
             if dry_run:
-                outcome = f"dry run: the others would ingest {written} document(s); nothing was written"
+                others = f"dry run: the others would ingest {written} document(s); nothing was written"
             elif written:
-                outcome = f"{written} other document(s) were ingested"
+                others = f"{written} other document(s) were ingested"
             else:
-                outcome = "no document was added or changed"
-            return f"{failures} source(s) failed (listed above); {outcome}"
+                others = "no document was added or changed"
+            return f"{failures} source(s) failed (listed above); {others}"
         return None
 
     def _summary(self, counts, failures, totals, per_game, seeded, options, seconds):
