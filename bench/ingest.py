@@ -58,15 +58,15 @@ def ingest_run(*, chunks: int, embedder: str, openai_key: str = "", openai_base_
     from django.conf import settings
     from django.core.management import call_command
 
-    from knowledge import services
     from knowledge.models import Chunk, Document
+    from knowledge.services.games import game_create_or_update
 
     previous = settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL
     settings.OPENAI_API_KEY = openai_key if embedder == "openai" else ""
     settings.OPENAI_BASE_URL = openai_base_url if embedder == "openai" else None
     try:
         slug = f"bench-ingest-{embedder}-{int(time.time() * 1000) % 10**9}"
-        game = services.game_create_or_update(slug=slug, name_ko=slug, name_en=slug, categories=["guide"])
+        game = game_create_or_update(slug=slug, name_ko=slug, name_en=slug, categories=["guide"])
         with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
             files = corpus_write(Path(tmp), chunks=chunks)
             out, err = io.StringIO(), io.StringIO()

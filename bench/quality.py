@@ -57,24 +57,25 @@ def load_questions() -> list[dict]:
 
 def ingest_library() -> dict[int, str]:
     """The library's documents, created or updated (unchanged ones are left alone); document id -> path."""
-    from knowledge import services
     from knowledge.ingestion import read_file
     from knowledge.models import Document
+    from knowledge.services.documents import document_ingest
+    from knowledge.services.games import game_create_or_update
 
     library = json.loads((DATA / "manifest.json").read_text(encoding="utf-8"))
     manifest = library["files"]
-    games = {spec["slug"]: services.game_create_or_update(**spec) for spec in library.get("games", [])}
+    games = {spec["slug"]: game_create_or_update(**spec) for spec in library.get("games", [])}
     for path, meta in sorted(manifest.items()):
         game = games.get(meta["game"])
         if game is None:
-            game = games[meta["game"]] = services.game_create_or_update(
+            game = games[meta["game"]] = game_create_or_update(
                 slug=meta["game"], name_ko=meta["game"], name_en=meta["game"]
             )
         result = read_file(DATA / "docs" / path)
         if result.errors:
             raise SystemExit(f"{path}: {result.errors[0]}")
         for number, item in enumerate(result.documents):
-            services.document_ingest(
+            document_ingest(
                 game=game,
                 source_key=f"quality:{path}" + (f"#{number}" if len(result.documents) > 1 else ""),
                 title=meta.get("title") if len(result.documents) == 1 else item.title,
@@ -96,15 +97,15 @@ def embed_all(embedder_name: str) -> float:
     """Every chunk embedded by this embedder (the ones it already embedded are kept); seconds taken."""
     from django.conf import settings
 
-    from knowledge import services
     from knowledge.models import Chunk, Document
+    from knowledge.services.documents import document_reembed
 
     settings.OFFLINE_EMBEDDER = embedder_name
     started = time.perf_counter()
     for document in Document.objects.filter(source_key__startswith="quality:"):
         stale = Chunk.objects.filter(document=document).exclude(embedding_model=EMBEDDERS[embedder_name])
         if stale.exists() or document.index_status != Document.IndexStatus.READY:
-            services.document_reembed(document=document, sync=True)
+            document_reembed(document=document, sync=True)
     return time.perf_counter() - started
 
 
@@ -222,14 +223,15 @@ def main(argv: list[str] | None = None) -> int:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        from knowledge import services
         from knowledge.models import Game
+        from knowledge.services.catalogue import catalogue_load
+        from knowledge.services.glossary import glossary_seed
 
         questions = load_questions()
         paths = ingest_library()
         for game in Game.objects.all():
-            services.glossary_seed(game=game)
-            services.catalogue_load(game=game.slug)
+            glossary_seed(game=game)
+            catalogue_load(game=game.slug)
         report = {"questions": len(questions), "documents": len(set(paths.values())), "embedders": {}}
         print(f"{len(set(paths.values()))} documents, {len(questions)} questions")
         print(f"{'embedder':<6} {'split':<8} {'n':>4} {'r@1':>6} {'r@5':>6} {'MRR':>6} {'xling@1':>8} "

@@ -17,7 +17,7 @@ class CoachConfig(AppConfig):
     def ready(self):
         from coach.services import cache  # registers the semantic-cache /readyz field
         from config.beat import beat_schedule_created
-        from knowledge.services import document_changed_subscribe
+        from knowledge.services.changes import document_changed_subscribe
 
         # Answers cached from a document go when it changes (knowledge tells us after the commit).
         document_changed_subscribe(cache.semantic_cache_evict_document)

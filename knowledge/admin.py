@@ -17,8 +17,19 @@ from django.utils.translation import gettext_lazy as _
 
 from ai.embeddings import get_embedder
 
-from . import selectors, services
+from . import selectors
 from .models import CATEGORY_MAX_LENGTH, TAG_MAX_LENGTH, Chunk, Document, Entity, Game, GlossaryTerm
+from .services.catalogue import entities_changed, entity_staff_save
+from .services.documents import (
+    DOCUMENT_FIELDS,
+    document_create,
+    document_delete,
+    document_publish,
+    document_reembed,
+    document_unpublish,
+    document_update,
+)
+from .services.glossary import glossary_seed
 
 
 class EntityIndexChangesMixin:
@@ -27,23 +38,23 @@ class EntityIndexChangesMixin:
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        services.entities_changed(game=obj.game.slug)
+        entities_changed(game=obj.game.slug)
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
-        services.entities_changed(game=obj.game.slug)
+        entities_changed(game=obj.game.slug)
 
     def delete_queryset(self, request, queryset):
         games = set(queryset.values_list("game__slug", flat=True))
         super().delete_queryset(request, queryset)
         for game in games:
-            services.entities_changed(game=game)
+            entities_changed(game=game)
 
     def response_action(self, request, queryset):
         games = set(queryset.values_list("game__slug", flat=True))
         response = super().response_action(request, queryset)
         for game in games:
-            services.entities_changed(game=game)
+            entities_changed(game=game)
         return response
 
 
@@ -60,7 +71,7 @@ class GameAdmin(admin.ModelAdmin):
     @admin.action(description=_("Seed glossary from published documents"))
     def seed_glossary(self, request, queryset):
         for game in queryset:
-            result = services.glossary_seed(game=game)
+            result = glossary_seed(game=game)
             self.message_user(request, gettext("%(game)s: %(created)d new term(s), %(updated)d updated.") % {
                 "game": game.slug, "created": result.created, "updated": result.updated
             })  # fmt: skip
@@ -169,7 +180,7 @@ class DocumentAdminForm(forms.ModelForm):
 
     class Meta:
         model = Document
-        fields = services.DOCUMENT_FIELDS
+        fields = DOCUMENT_FIELDS
 
     def clean(self):
         cleaned = super().clean()
@@ -231,28 +242,28 @@ class DocumentAdmin(admin.ModelAdmin):
     # Writes go through the services: they re-chunk, queue embedding and evict cached answers.
     def save_model(self, request, obj, form, change):
         if change:
-            data = {name: form.cleaned_data[name] for name in form.changed_data if name in services.DOCUMENT_FIELDS}
-            services.document_update(document=obj, data=data, updated_by=request.user)
+            data = {name: form.cleaned_data[name] for name in form.changed_data if name in DOCUMENT_FIELDS}
+            document_update(document=obj, data=data, updated_by=request.user)
             obj.refresh_from_db()
             return
-        created = services.document_create(
-            **{name: form.cleaned_data[name] for name in services.DOCUMENT_FIELDS}, updated_by=request.user
+        created = document_create(
+            **{name: form.cleaned_data[name] for name in DOCUMENT_FIELDS}, updated_by=request.user
         )
         obj.pk = created.pk
         obj._state.adding = False
         obj.refresh_from_db()
 
     def delete_model(self, request, obj):
-        services.document_delete(document=obj)
+        document_delete(document=obj)
 
     def delete_queryset(self, request, queryset):
         for document in queryset:
-            services.document_delete(document=document)
+            document_delete(document=document)
 
     @admin.action(description=_("Publish selected documents"))
     def publish(self, request, queryset):
         for document in queryset:
-            services.document_publish(document=document, updated_by=request.user)
+            document_publish(document=document, updated_by=request.user)
         count = queryset.count()
         self.message_user(request, ngettext("%(count)d document published.", "%(count)d documents published.",
                                             count) % {"count": count})  # fmt: skip
@@ -260,7 +271,7 @@ class DocumentAdmin(admin.ModelAdmin):
     @admin.action(description=_("Unpublish selected documents"))
     def unpublish(self, request, queryset):
         for document in queryset:
-            services.document_unpublish(document=document, updated_by=request.user)
+            document_unpublish(document=document, updated_by=request.user)
         count = queryset.count()
         self.message_user(request, ngettext("%(count)d document unpublished.", "%(count)d documents unpublished.",
                                             count) % {"count": count})  # fmt: skip
@@ -268,7 +279,7 @@ class DocumentAdmin(admin.ModelAdmin):
     @admin.action(description=_("Re-embed selected documents (in the background)"))
     def reembed(self, request, queryset):
         for document in queryset:
-            services.document_reembed(document=document)
+            document_reembed(document=document)
         count = queryset.count()
         self.message_user(request, ngettext("%(count)d document queued for re-embedding.",
                                             "%(count)d documents queued for re-embedding.", count)
@@ -414,7 +425,7 @@ class EntityAdmin(EntityIndexChangesMixin, admin.ModelAdmin):
         return ", ".join(entity.aliases)
 
     def save_model(self, request, obj, form, change):
-        services.entity_staff_save(entity=obj)
+        entity_staff_save(entity=obj)
 
     @admin.action(description=_("Recognise in questions"))
     def switch_on(self, request, queryset):

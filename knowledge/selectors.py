@@ -79,7 +79,7 @@ def glossary_terms(*, game: str) -> list[str]:
 # --- the entity index ----------------------------------------------------------------------------
 # Per process and game: (built at, next look at, the version it was built at, the index). The version
 # is a token in the cache that every write of entities or glossary terms replaces
-# (services.entities_changed); the process that writes drops its copy at once, others read the token
+# (services.catalogue.entities_changed); the process that writes drops its copy at once, others read the token
 # again ENTITY_INDEX_CHECK_SECONDS after their last look (one Redis GET, not a rebuild) and rebuild at
 # the latest after ENTITY_INDEX_MAX_SECONDS (the token may be lost with Redis). With Redis down they
 # look again after a minute, so the outage costs one timeout a minute, not one a question.

@@ -7,7 +7,7 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import services
+from .services import indexing
 
 logger = logging.getLogger(__name__)
 
@@ -57,17 +57,17 @@ class ChunkTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo):
         chunk_ids = kwargs.get("chunk_ids") or (args[0] if args else [])
         logger.error("knowledge task %s failed for chunks %s: %r", self.name, chunk_ids, exc)
-        services.chunks_index_failed(chunk_ids=chunk_ids, error=f"{type(exc).__name__}: {exc}")
+        indexing.chunks_index_failed(chunk_ids=chunk_ids, error=f"{type(exc).__name__}: {exc}")
 
 
 @shared_task(name="knowledge.chunks_embed", base=ChunkTask, **_RETRY)
 def chunks_embed(chunk_ids: list[int]) -> int:
-    return _unless_out_of_credit(services.chunks_embed, chunk_ids=chunk_ids)
+    return _unless_out_of_credit(indexing.chunks_embed, chunk_ids=chunk_ids)
 
 
 @shared_task(name="knowledge.chunks_summarize", base=ChunkTask, **_RETRY)
 def chunks_summarize(chunk_ids: list[int]) -> int:
-    return _unless_out_of_credit(services.chunks_summarize, chunk_ids=chunk_ids)
+    return _unless_out_of_credit(indexing.chunks_summarize, chunk_ids=chunk_ids)
 
 
 @shared_task(
@@ -78,7 +78,7 @@ def chunks_summarize(chunk_ids: list[int]) -> int:
     max_retries=5,
 )
 def document_index_finish(document_id: int) -> bool:
-    return services.document_index_finish(document_id=document_id)
+    return indexing.document_index_finish(document_id=document_id)
 
 
 @shared_task(

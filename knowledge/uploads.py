@@ -18,7 +18,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import services
 from .ingestion import (
     SUPPORTED_SUFFIXES,
     Defaults,
@@ -29,6 +28,9 @@ from .ingestion import (
     manifest_path_normalise,
 )
 from .models import Document, Game, UploadBatch, UploadFile
+from .services.documents import document_ingest
+from .services.games import game_create_or_update
+from .services.glossary import glossary_seed
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +243,7 @@ def upload_batch_ingest(*, batch_id: int) -> UploadBatch:
                 if file_id is not None:
                     changed_games |= upload_file_ingest(file_id=file_id, file=file, batch=batch)
     for game in Game.objects.filter(pk__in=changed_games):
-        services.glossary_seed(game=game)
+        glossary_seed(game=game)
     UploadBatch.objects.filter(pk=batch_id).update(state=UploadBatch.State.DONE, finished_at=timezone.now())
     batch.refresh_from_db()
     return batch
@@ -251,7 +253,7 @@ def _manifest_games_create(manifest: Manifest) -> None:
     """The manifest's "games" that do not exist yet are created, as the command does."""
     for spec in manifest.games:
         if not Game.objects.filter(slug=spec["slug"]).exists():
-            services.game_create_or_update(**spec)
+            game_create_or_update(**spec)
 
 
 def _upload_fail(file_id: int, error: str) -> None:
@@ -281,7 +283,7 @@ def upload_file_ingest(*, file_id: int, file, batch: UploadBatch) -> set[int]:
                     if game is None:
                         known = ", ".join(Game.objects.values_list("slug", flat=True)) or "none yet"
                         raise _FileRefused(f"{item.where}: unknown game '{item.game}' (known: {known})")
-                    outcome = services.document_ingest(
+                    outcome = document_ingest(
                         game=game,
                         source_key=item.source_key,
                         title=item.title,

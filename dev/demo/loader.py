@@ -5,9 +5,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-from knowledge import chunking, services
+from knowledge import chunking
 from knowledge.ingestion import read_file
 from knowledge.models import Document, Game, GlossaryTerm
+from knowledge.services.catalogue import catalogue_load
+from knowledge.services.documents import document_delete, document_ingest, documents_reembed_stale
+from knowledge.services.games import game_create_or_update
+from knowledge.services.glossary import glossary_seed
 
 DEMO_DIR = Path(__file__).resolve().parent
 
@@ -43,9 +47,9 @@ TITLES = {"elden-ring/malenia-phase-1-video.srt": "말레니아 1페이즈 영�
 
 def demo_load() -> dict[str, int]:
     """Create the demo games and ingest the demo documents (published); returns outcome counts."""
-    games = {spec["slug"]: services.game_create_or_update(**spec) for spec in GAMES}
+    games = {spec["slug"]: game_create_or_update(**spec) for spec in GAMES}
     for slug in games:
-        services.catalogue_load(game=slug)  # the names questions use, however often the guides say them
+        catalogue_load(game=slug)  # the names questions use, however often the guides say them
     counts = {"new": 0, "changed": 0, "unchanged": 0}
     for slug, name, category, tags, source_kind in DOCUMENTS:
         result = read_file(DEMO_DIR / name)
@@ -54,7 +58,7 @@ def demo_load() -> dict[str, int]:
         for item in result.documents:
             # A key that does not depend on where the checkout lives, so re-runs update in place.
             key = f"demo:{name}" if not item.source_key.startswith(("id:", "url:")) else item.source_key
-            outcome = services.document_ingest(
+            outcome = document_ingest(
                 game=games[slug],
                 source_key=key,
                 title=TITLES.get(name, item.title),
@@ -71,8 +75,8 @@ def demo_load() -> dict[str, int]:
     for game in games.values():
         # Chunks another embedder made (the offline one before a key was set, hash before e5) are not
         # searched with this one: embed them again, or the demo's questions find nothing.
-        services.documents_reembed_stale(game=game, sync=True)
-        services.glossary_seed(game=game)
+        documents_reembed_stale(game=game, sync=True)
+        glossary_seed(game=game)
     return counts
 
 
@@ -109,12 +113,12 @@ def demo_remove(*, games: bool = False) -> DemoRemoved:
         if content is None or not (document.source_key.startswith("demo:") or document.content == content):
             continue
         demo_texts.append(f"{document.title}\n{document.content}")
-        services.document_delete(document=document)
+        document_delete(document=document)
         removed += 1
     terms_removed, games_removed = 0, []
     for game in Game.objects.filter(slug__in=slugs):
         # Seeded terms that came from the demo and that no remaining document gives any more.
-        left = services.glossary_seed(game=game).candidates
+        left = glossary_seed(game=game).candidates
         stale = [
             term.pk
             for term in GlossaryTerm.objects.filter(game=game, source=GlossaryTerm.Source.SEEDED, is_active=True)

@@ -4,8 +4,9 @@ import pytest
 
 from billing.models import CallRecord, UsageCounter
 from coach.models import QuestionLog
-from knowledge import games, services
+from knowledge import games
 from knowledge.models import Document, Game
+from knowledge.services.documents import document_create
 from tests.coach.conftest import ask
 
 pytestmark = pytest.mark.django_db
@@ -84,7 +85,7 @@ def test_a_tag_published_by_another_process_is_accepted_at_once(demo, user, auth
 
 def test_a_draft_s_tag_is_not_offered_so_it_is_refused(demo, user, auth_client):
     game = Game.objects.get(slug="elden-ring")
-    services.document_create(game=game, title="Draft", content="Work in progress.", category="boss", tags=["wip"])
+    document_create(game=game, title="Draft", content="Work in progress.", category="boss", tags=["wip"])
 
     response = ask(auth_client, category="boss", tags=["wip"])
 

@@ -25,7 +25,7 @@ from coach.services.cache import semantic as semantic_module
 from dev.demo.loader import demo_load
 from dev.embedded import free_port
 from knowledge.models import Game, GlossaryTerm
-from knowledge.services import catalogue_load
+from knowledge.services.catalogue import catalogue_load
 from tests.coach.conftest import ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory

@@ -7,9 +7,11 @@ from django.urls import reverse
 from ai.embeddings import get_embedder
 from billing.models import UsageCounter
 from coach.models import QuestionLog
-from knowledge import services
 from knowledge.models import Document
 from knowledge.retrieval import retrieve
+from knowledge.services.catalogue import catalogue_load
+from knowledge.services.documents import document_create
+from knowledge.services.games import game_create_or_update
 from tests.coach.conftest import ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
@@ -19,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def elden_ring(db):
-    return services.game_create_or_update(slug="elden-ring", name_ko="엘든 링", name_en="Elden Ring")
+    return game_create_or_update(slug="elden-ring", name_ko="엘든 링", name_en="Elden Ring")
 
 
 def _used(user) -> int:
@@ -83,11 +85,11 @@ def test_the_free_plan_prompt_carries_evidence_from_three_sources(elden_ring, us
     # three long guides (about 400 tokens each): whole, only two would fit in the free plan's 1,000 tokens
     filler = "Keep your stamina for the roll and watch her sword arm before every swing. " * 25
     for topic in ["phase one", "phase two", "waterfowl dance"]:
-        services.document_create(
+        document_create(
             game=elden_ring, title=f"Malenia {topic}", category="boss", status=Document.Status.PUBLISHED, sync=True,
             content=f"# Malenia {topic}\n\nMalenia {topic}: dodge the waterfowl dance by running away. {filler}",
         )  # fmt: skip
-    services.catalogue_load(game="elden-ring")
+    catalogue_load(game="elden-ring")
 
     body = ask(auth_client, question="How to dodge Malenia waterfowl dance?").json()
 
@@ -106,13 +108,13 @@ def test_each_guide_is_one_source_however_many_of_its_chunks_are_quoted(demo, au
 
 def test_a_korean_question_reaches_the_english_guide_with_e5(elden_ring, settings):
     settings.OFFLINE_EMBEDDER = "e5"
-    services.catalogue_load(game="elden-ring")
+    catalogue_load(game="elden-ring")
     guides = {
         "en": ("Malenia, Blade of Miquella", "Waterfowl Dance: sprint away from the first flurry, then roll through."),
         "ko": ("라단 축제 공략", "라단은 중력 마법을 쓰니 영체 소환을 하고 말을 타고 싸우세요."),
     }
     for language, (title, content) in guides.items():
-        services.document_create(
+        document_create(
             game=elden_ring, title=title, content=content, category="boss", language=language,
             status=Document.Status.PUBLISHED, sync=True,
         )  # fmt: skip
@@ -136,9 +138,9 @@ def test_a_korean_question_reaches_the_english_guide_with_e5(elden_ring, setting
                                                     ("14.1 징크스 버프 뭐임", False)])  # fmt: skip
 def test_a_patch_the_guides_never_mention_is_not_covered(db, question, grounded):
     # versions compare as written: 14.1 is not 14.10, and a note about 14.5 says nothing of 14.6
-    league = services.game_create_or_update(slug="league-of-legends", name_ko="리그 오브 레전드", name_en="LoL")
-    services.catalogue_load(game="league-of-legends")
-    services.document_create(
+    league = game_create_or_update(slug="league-of-legends", name_ko="리그 오브 레전드", name_en="LoL")
+    catalogue_load(game="league-of-legends")
+    document_create(
         game=league, title="Patch 14.5 and 14.10 notes", category="patch", language="en",
         content="Patch 14.5: Jinx Q attack speed up. Patch 14.10: Jinx W cooldown down.",
         status=Document.Status.PUBLISHED, sync=True,

@@ -3,23 +3,22 @@
 import pytest
 
 from config.celery import app as celery_app
-from knowledge import services
 from knowledge.models import Document
+from knowledge.services.documents import document_create
+from knowledge.services.games import game_create_or_update
 from tests.servers.openai_server import OpenAIServer
 
 
 @pytest.fixture
 def elden_ring(db):
-    return services.game_create_or_update(
+    return game_create_or_update(
         slug="elden-ring", name_ko="엘든 링", name_en="Elden Ring", categories=["boss", "build"]
     )
 
 
 @pytest.fixture
 def league(db):
-    return services.game_create_or_update(
-        slug="league-of-legends", name_ko="리그 오브 레전드", name_en="League of Legends"
-    )
+    return game_create_or_update(slug="league-of-legends", name_ko="리그 오브 레전드", name_en="League of Legends")
 
 
 @pytest.fixture
@@ -36,7 +35,7 @@ def make_document(elden_ring):
             "sync": True,
         }
         values.update(fields)
-        return services.document_create(**values)
+        return document_create(**values)
 
     return make
 

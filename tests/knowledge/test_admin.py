@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from knowledge import services
 from knowledge.models import Chunk, Document
+from knowledge.services.glossary import glossary_seed
 
 pytestmark = pytest.mark.django_db
 SRT = (
@@ -219,7 +219,7 @@ def test_admin_pages_are_for_staff_only(client, corpus):
 
 
 def test_glossary_and_game_admin_pages_work(staff, corpus, elden_ring):
-    services.glossary_seed(game=elden_ring)
+    glossary_seed(game=elden_ring)
     assert staff.get("/admin/knowledge/glossaryterm/").status_code == 200
     response = staff.post("/admin/knowledge/game/", {"action": "seed_glossary", "_selected_action": [elden_ring.pk]},
                           follow=True)  # fmt: skip

@@ -10,10 +10,17 @@ from django.test import Client
 from django.urls import reverse
 
 from dev.demo.loader import demo_load
-from knowledge import services
 from knowledge.entities import EntityIndex, name_tokens
 from knowledge.models import Entity, Game, GlossaryTerm
 from knowledge.selectors import entity_index
+from knowledge.services import catalogue
+from knowledge.services.catalogue import (
+    CatalogueError,
+    catalogue_games,
+    catalogue_load,
+    catalogue_read,
+    entities_changed,
+)
 
 GAMES = ["elden-ring", "league-of-legends", "tft", "valorant"]
 GUIDES = Path(__file__).resolve().parents[2] / "bench" / "data" / "quality" / "docs"
@@ -34,10 +41,10 @@ def staff(staff_user):
 
 
 def test_every_game_ships_a_valid_catalogue_of_hundreds_of_names():
-    assert services.catalogue_games() == GAMES
-    counts = {game: len(services.catalogue_read(game=game)) for game in GAMES}
+    assert catalogue_games() == GAMES
+    counts = {game: len(catalogue_read(game=game)) for game in GAMES}
     assert sum(counts.values()) >= 500 and min(counts.values()) >= 60
-    league = {entity.key: entity for entity in services.catalogue_read(game="league-of-legends")}
+    league = {entity.key: entity for entity in catalogue_read(game="league-of-legends")}
     assert sum(entity.kind == "champion" for entity in league.values()) >= 160
     assert (league["thresh"].name_ko, league["khazix"].name_ko) == ("쓰레쉬", "카직스")
     assert "노틸" in league["nautilus"].aliases and "블츠" in league["blitzcrank"].aliases
@@ -46,7 +53,7 @@ def test_every_game_ships_a_valid_catalogue_of_hundreds_of_names():
 @pytest.mark.parametrize("game", GAMES)
 def test_no_spelling_belongs_to_two_entities_of_a_game(game):
     owners: dict[str, str] = {}
-    for entity in services.catalogue_read(game=game):
+    for entity in catalogue_read(game=game):
         for name in entity.names():
             owner = owners.setdefault("".join(name_tokens(name)), entity.key)
             assert owner == entity.key, f"{name!r} is both {owner} and {entity.key}"
@@ -101,20 +108,20 @@ EVERYDAY_KOREAN = [
 
 @pytest.mark.parametrize(("question", "expected"), ELDEN_RING_SPELLINGS)
 def test_elden_ring_names_are_found_in_the_client_spelling_and_the_community_ones(question, expected):
-    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in services.catalogue_read(game="elden-ring")])
+    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in catalogue_read(game="elden-ring")])
     assert [match.entity_id for match in index.find(question)] == expected
 
 
 @pytest.mark.parametrize("game", GAMES)
 def test_no_name_is_found_in_everyday_korean(game):
-    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in services.catalogue_read(game=game)])
+    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in catalogue_read(game=game)])
     found = {text: [m.surface for m in index.find(text)] for text in EVERYDAY_KOREAN}
     assert {text: names for text, names in found.items() if names} == {}
 
 
 def test_no_elden_ring_name_is_found_in_the_other_games_guides():
     # the other games' Korean and English guides are ordinary game text that names no Elden Ring entity
-    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in services.catalogue_read(game="elden-ring")])
+    index = EntityIndex.build([(e.key, e.kind, e.names()) for e in catalogue_read(game="elden-ring")])
     for path in sorted(p for game in GAMES[1:] for p in (GUIDES / game).rglob("*") if p.is_file()):
         assert [m.surface for m in index.find(path.read_text(encoding="utf-8"))] == [], path.name
 
@@ -124,11 +131,11 @@ def test_no_elden_ring_name_is_found_in_the_other_games_guides():
 
 @pytest.mark.django_db
 def test_loading_writes_the_catalogue_of_existing_games_and_is_idempotent(elden_ring, league):
-    first = {result.game: result for result in services.catalogue_load()}
+    first = {result.game: result for result in catalogue_load()}
     assert set(first) == {"elden-ring", "league-of-legends"}  # no valorant or tft game here
     assert first["elden-ring"].created == Entity.objects.filter(game=elden_ring).count() > 50
     assert Entity.objects.filter(source=Entity.Source.CATALOGUE).count() == sum(r.created for r in first.values())
-    again = services.catalogue_load(game="elden-ring")[0]
+    again = catalogue_load(game="elden-ring")[0]
     assert (again.created, again.updated, again.removed) == (0, 0, 0)
     assert again.unchanged == first["elden-ring"].created
     assert _ids("league-of-legends", "리신으로 카직스 상대") == ["lee-sin", "khazix"]
@@ -136,11 +143,11 @@ def test_loading_writes_the_catalogue_of_existing_games_and_is_idempotent(elden_
 
 @pytest.mark.django_db
 def test_loading_updates_catalogue_rows_and_removes_dropped_ones_but_not_others(elden_ring):
-    services.catalogue_load(game="elden-ring")
+    catalogue_load(game="elden-ring")
     Entity.objects.filter(game=elden_ring, key="malenia").update(aliases=[])
     Entity.objects.create(game=elden_ring, key="dropped", kind="boss", name_en="Gone", source="catalogue")
     Entity.objects.create(game=elden_ring, key="found", kind="term", name_en="Found", source="ingestion")
-    result = services.catalogue_load(game="elden-ring")[0]
+    result = catalogue_load(game="elden-ring")[0]
     assert (result.updated, result.removed) == (1, 1)
     assert "말레니야" in Entity.objects.get(game=elden_ring, key="malenia").aliases
     assert not Entity.objects.filter(key="dropped").exists() and Entity.objects.filter(key="found").exists()
@@ -148,11 +155,11 @@ def test_loading_updates_catalogue_rows_and_removes_dropped_ones_but_not_others(
 
 @pytest.mark.django_db
 def test_loading_an_unknown_game_or_a_game_without_a_catalogue_is_refused(db):
-    with pytest.raises(services.CatalogueError, match="unknown game"):
-        services.catalogue_load(game="zelda")
+    with pytest.raises(CatalogueError, match="unknown game"):
+        catalogue_load(game="zelda")
     Game.objects.create(slug="zelda", name_ko="젤다", name_en="Zelda")
-    with pytest.raises(services.CatalogueError, match="no catalogue"):
-        services.catalogue_load(game="zelda")
+    with pytest.raises(CatalogueError, match="no catalogue"):
+        catalogue_load(game="zelda")
 
 
 @pytest.mark.django_db
@@ -167,7 +174,7 @@ def test_the_demo_loads_the_catalogue_of_its_games():
 
 @pytest.mark.django_db
 def test_a_staff_edit_in_the_admin_survives_loading_the_catalogue_again(staff, elden_ring):
-    services.catalogue_load(game="elden-ring")
+    catalogue_load(game="elden-ring")
     malenia = Entity.objects.get(game=elden_ring, key="malenia")
     url = reverse("admin:knowledge_entity_change", args=[malenia.pk])
     form = {"game": elden_ring.pk, "key": "malenia", "kind": "boss", "name_en": "Malenia", "name_ko": "말레니아",
@@ -178,7 +185,7 @@ def test_a_staff_edit_in_the_admin_survives_loading_the_catalogue_again(staff, e
     assert (malenia.source, malenia.aliases) == ("staff", ["Malenia, Blade of Miquella", "말렌"])
     assert _ids("elden-ring", "말렌 공략") == ["malenia"]  # at once in this process
 
-    result = services.catalogue_load(game="elden-ring")[0]
+    result = catalogue_load(game="elden-ring")[0]
     assert result.kept == ["malenia"]
     malenia.refresh_from_db()
     assert malenia.aliases == ["Malenia, Blade of Miquella", "말렌"]
@@ -189,21 +196,21 @@ def test_a_staff_edit_in_the_admin_survives_loading_the_catalogue_again(staff, e
 
 @pytest.mark.django_db
 def test_staff_switch_an_entity_off_from_the_list_and_loading_keeps_it_off(staff, league):
-    services.catalogue_load(game="league-of-legends")
+    catalogue_load(game="league-of-legends")
     assert _ids("league-of-legends", "세트 아이템") == ["sett"]
     sett = Entity.objects.get(game=league, key="sett")
     response = staff.post(reverse("admin:knowledge_entity_changelist"),
                           {"action": "switch_off", "_selected_action": [sett.pk]})  # fmt: skip
     assert response.status_code == 302
     assert _ids("league-of-legends", "세트 아이템") == []
-    services.catalogue_load(game="league-of-legends")
+    catalogue_load(game="league-of-legends")
     assert not Entity.objects.get(pk=sett.pk).is_active
     assert _ids("league-of-legends", "세트 아이템") == []
 
 
 @pytest.mark.django_db
 def test_staff_find_entities_by_any_spelling_and_filter_by_kind(staff, league):
-    services.catalogue_load(game="league-of-legends")
+    catalogue_load(game="league-of-legends")
     url = reverse("admin:knowledge_entity_changelist")
     found = staff.get(url, {"q": "블츠"}).context["cl"].result_list
     assert [entity.key for entity in found] == ["blitzcrank"]
@@ -214,7 +221,7 @@ def test_staff_find_entities_by_any_spelling_and_filter_by_kind(staff, league):
 @pytest.mark.django_db
 def test_a_glossary_term_switched_off_in_the_admin_leaves_the_index(staff, elden_ring):
     term = GlossaryTerm.objects.create(game=elden_ring, term="가시 덩굴")
-    services.entities_changed(game="elden-ring")
+    entities_changed(game="elden-ring")
     assert _ids("elden-ring", "가시 덩굴 피하기") == ["glossary:가시 덩굴"]
     response = staff.post(reverse("admin:knowledge_glossaryterm_changelist"),
                           {"action": "deactivate", "_selected_action": [term.pk]})  # fmt: skip
@@ -246,6 +253,6 @@ def test_a_broken_catalogue_file_is_refused_with_its_entry(tmp_path, monkeypatch
     (tmp_path / "broken.json").write_text(
         json.dumps([{"id": "ok", "kind": "boss", "en": "Ok"}, {"id": "bad", "kind": "villain", "en": "Bad"}])
     )
-    monkeypatch.setattr(services, "CATALOGUE_DIR", tmp_path)
-    with pytest.raises(services.CatalogueError, match=r"entry 2 \(bad\)"):
-        services.catalogue_read(game="broken")
+    monkeypatch.setattr(catalogue, "CATALOGUE_DIR", tmp_path)
+    with pytest.raises(CatalogueError, match=r"entry 2 \(bad\)"):
+        catalogue_read(game="broken")

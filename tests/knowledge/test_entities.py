@@ -8,12 +8,12 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.cache import cache
 
-from knowledge import services
 from knowledge.entities import EntityIndex
 from knowledge.models import Entity, GlossaryTerm
 from knowledge.selectors import aentity_index, entity_index, entity_index_version_key
+from knowledge.services.catalogue import CATALOGUE_DIR, catalogue_load, entities_changed, entity_staff_save
 
-CATALOGUE = Path(services.CATALOGUE_DIR)
+CATALOGUE = Path(CATALOGUE_DIR)
 
 
 def _shipped(game: str) -> EntityIndex:
@@ -135,6 +135,24 @@ def test_typo_snapping_leaves_ordinary_words_and_short_names_alone(lol, valorant
     assert _ids(lol, "soin top") == ["top"]
 
 
+def test_a_three_syllable_korean_name_snaps_from_a_slip_of_one_letter(lol, valorant):
+    match = lol.find("카직수 정글 진화 순서")[0]  # 수 for 스: one vowel
+    assert (match.entity_id, match.surface, match.typo) == ("khazix", "카직수", True)
+    assert _ids(lol, "트위츠는 언제 써요") == ["twitch"]  # a final consonant's slip, with a particle after it
+    assert _ids(valorant, "체임버 레이나 세이치 조합") == ["chamber", "reyna", "sage"]
+
+
+def test_a_three_syllable_word_a_whole_syllable_or_an_ordinary_word_away_stays_unknown(lol, valorant):
+    assert _ids(lol, "카직바 정글") == ["jungle"]  # 바 for 스: more than one letter
+    assert _ids(lol, "라이트 모드 설정") == []  # one letter from 라이즈 (Ryze), but an ordinary word
+    assert _ids(valorant, "페이지 넘기는 법") == []  # one letter from 세이지 (Sage)
+
+
+def test_a_copula_after_a_korean_name(lol):
+    assert _ids(lol, "원딜이 징크스일 때 서폿") == ["adc", "jinx", "support"]
+    assert _ids(lol, "야스오면 뭐 가요") == ["yasuo"]
+
+
 # --- spellings ---------------------------------------------------------------------------------
 
 
@@ -172,11 +190,11 @@ def test_find_takes_well_under_a_fifth_of_a_millisecond(lol):
 
 @pytest.mark.django_db
 def test_the_index_has_catalogue_staff_and_glossary_names(elden_ring):
-    services.catalogue_load(game="elden-ring")
+    catalogue_load(game="elden-ring")
     GlossaryTerm.objects.create(game=elden_ring, term="Let Me Solo Her")  # spelled by an entity: not twice
     GlossaryTerm.objects.create(game=elden_ring, term="가시 덩굴")
     GlossaryTerm.objects.create(game=elden_ring, term="Switched Off", is_active=False)
-    services.entities_changed(game="elden-ring")
+    entities_changed(game="elden-ring")
     index = entity_index("elden-ring")
     assert _ids(index, "말레니아 가시 덩굴 let me solo her switched off") == [
         "malenia",
@@ -188,18 +206,18 @@ def test_the_index_has_catalogue_staff_and_glossary_names(elden_ring):
 
 @pytest.mark.django_db
 def test_a_staff_edit_reaches_the_index_at_once_in_this_process(elden_ring):
-    services.catalogue_load(game="elden-ring")
+    catalogue_load(game="elden-ring")
     assert _ids(entity_index("elden-ring"), "말렌 공략") == []
     malenia = Entity.objects.get(game=elden_ring, key="malenia")
     malenia.aliases = [*malenia.aliases, "말렌"]
-    services.entity_staff_save(entity=malenia)
+    entity_staff_save(entity=malenia)
     assert _ids(entity_index("elden-ring"), "말렌 공략") == ["malenia"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_other_processes_rebuild_when_the_version_changes(elden_ring, settings):
     settings.ENTITY_INDEX_CHECK_SECONDS = 0
-    services.catalogue_load(game="elden-ring")  # committed: the version token is bumped
+    catalogue_load(game="elden-ring")  # committed: the version token is bumped
     assert cache.get(entity_index_version_key("elden-ring"))
     first = entity_index("elden-ring")
     assert entity_index("elden-ring") is first  # same version: no rebuild
@@ -212,7 +230,7 @@ def test_other_processes_rebuild_when_the_version_changes(elden_ring, settings):
 
 @pytest.mark.django_db
 def test_the_async_read_serves_the_same_index_without_rebuilding(elden_ring):
-    services.catalogue_load(game="elden-ring")
+    catalogue_load(game="elden-ring")
     index = async_to_sync(aentity_index)("elden-ring")
     assert [m.entity_id for m in index.find("말레니아")] == ["malenia"]
     assert async_to_sync(aentity_index)("elden-ring") is index

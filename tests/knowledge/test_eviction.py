@@ -4,7 +4,7 @@ import pytest
 
 from ai.embeddings import get_embedder
 from coach.services.cache import semantic_cache_lookup, semantic_cache_store
-from knowledge import services
+from knowledge.services.documents import document_delete, document_ingest, document_unpublish, document_update
 
 pytestmark = pytest.mark.django_db
 QUESTION = "말레니아 2페이즈 어떻게 피해요?"
@@ -35,36 +35,36 @@ def cached_answer(make_document):
 def test_editing_the_content_evicts_answers_built_on_it(cached_answer, django_capture_on_commit_callbacks):
     document, is_still_cached = cached_answer
     with django_capture_on_commit_callbacks(execute=True):
-        services.document_update(document=document, data={"content": "말레니아 2페이즈: 새 공략."}, sync=True)
+        document_update(document=document, data={"content": "말레니아 2페이즈: 새 공략."}, sync=True)
     assert not is_still_cached()
 
 
 def test_unpublishing_evicts(cached_answer, django_capture_on_commit_callbacks):
     document, is_still_cached = cached_answer
     with django_capture_on_commit_callbacks(execute=True):
-        services.document_unpublish(document=document)
+        document_unpublish(document=document)
     assert not is_still_cached()
 
 
 def test_deleting_evicts(cached_answer, django_capture_on_commit_callbacks):
     document, is_still_cached = cached_answer
     with django_capture_on_commit_callbacks(execute=True):
-        services.document_delete(document=document)
+        document_delete(document=document)
     assert not is_still_cached()
 
 
 def test_changing_its_tags_evicts(cached_answer, django_capture_on_commit_callbacks):
     document, is_still_cached = cached_answer
     with django_capture_on_commit_callbacks(execute=True):
-        services.document_update(document=document, data={"tags": ["radahn"]})
+        document_update(document=document, data={"tags": ["radahn"]})
     assert not is_still_cached()
 
 
 def test_a_title_only_edit_or_an_unchanged_reingest_keeps_the_cache(cached_answer, django_capture_on_commit_callbacks):
     document, is_still_cached = cached_answer
     with django_capture_on_commit_callbacks(execute=True):
-        services.document_update(document=document, data={"title": "Malenia, phase 2"})
-        services.document_ingest(game=document.game, source_key="", title="x", content="y", category="boss",
+        document_update(document=document, data={"title": "Malenia, phase 2"})
+        document_ingest(game=document.game, source_key="", title="x", content="y", category="boss",
                                  dry_run=True)  # fmt: skip
     assert is_still_cached()
 
@@ -73,7 +73,7 @@ def test_eviction_is_not_run_inside_the_transaction(cached_answer, django_captur
     # an answer cached between an eviction and the commit would outlive the change: evict after commit
     document, is_still_cached = cached_answer
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        services.document_unpublish(document=document)
+        document_unpublish(document=document)
     assert is_still_cached()
     for callback in callbacks:
         callback()

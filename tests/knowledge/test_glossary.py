@@ -5,10 +5,9 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from knowledge import services
 from knowledge.models import Document, GlossaryTerm
 from knowledge.selectors import glossary_terms
-from knowledge.services import glossary_candidates
+from knowledge.services.glossary import glossary_candidates, glossary_seed
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +42,13 @@ def test_korean_words_must_recur_across_documents_and_not_be_common_or_verbs():
 def test_seeding_is_idempotent_and_respects_staff_curation(make_document, elden_ring):
     make_document(content="말레니아(Malenia)의 물새 난무(Waterfowl Dance)를 조심하세요.")
     make_document(title="draft", content="미케라(Miquella)", status=Document.Status.DRAFT)
-    first = services.glossary_seed(game=elden_ring)
+    first = glossary_seed(game=elden_ring)
     assert first.created == 4
     assert set(glossary_terms(game="elden-ring")) == {"말레니아", "Malenia", "물새 난무", "Waterfowl Dance"}
     # staff switch one off and add their own
     GlossaryTerm.objects.filter(term="물새 난무").update(is_active=False)
     GlossaryTerm.objects.create(game=elden_ring, term="Let Me Solo Her")
-    second = services.glossary_seed(game=elden_ring)
+    second = glossary_seed(game=elden_ring)
     assert second.created == 0
     assert set(glossary_terms(game="elden-ring")) == {"말레니아", "Malenia", "Waterfowl Dance", "Let Me Solo Her"}
     assert GlossaryTerm.objects.get(term="Let Me Solo Her").source == "staff"

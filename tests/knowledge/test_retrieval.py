@@ -9,9 +9,9 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from ai.embeddings import get_embedder
-from knowledge import services
 from knowledge.models import Chunk, Document
 from knowledge.selectors import chunk_search, chunk_search_with_plan
+from knowledge.services.documents import document_publish, document_unpublish
 
 pytestmark = pytest.mark.django_db
 MODEL = "synthetic-model"
@@ -301,9 +301,9 @@ def test_unpublishing_takes_a_document_out_of_retrieval_and_publishing_brings_it
         return [h.title for h in chunk_search(game="elden-ring", embedding=query, model_name=embedder.model_name)]
 
     assert titles() == ["Malenia guide"]
-    services.document_unpublish(document=document)
+    document_unpublish(document=document)
     assert titles() == []
-    services.document_publish(document=document)
+    document_publish(document=document)
     assert titles() == ["Malenia guide"]
 
 

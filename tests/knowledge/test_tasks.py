@@ -13,9 +13,11 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from ai.embeddings import get_embedder
-from knowledge import services, tasks
+from knowledge import tasks
 from knowledge.models import Chunk, Document
 from knowledge.selectors import chunk_search
+from knowledge.services.documents import document_index_resume, document_update
+from knowledge.services.indexing import embedding_column_dimensions
 from tests.servers.openai_server import CHAT_PATH, EMBEDDINGS_PATH, QuotaExhausted, RateLimited, Reply, ServerError
 
 pytestmark = pytest.mark.django_db
@@ -59,7 +61,7 @@ def test_when_retries_run_out_the_document_says_it_failed_and_old_chunks_keep_an
     document = make_document(content="Old advice about Radahn.")
     openai_embeddings.enqueue(*[ServerError()] * (django_settings.KNOWLEDGE_TASK_MAX_RETRIES + 1), path=EMBEDDINGS_PATH)
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        services.document_update(document=document, data={"content": "New advice about Radahn."})
+        document_update(document=document, data={"content": "New advice about Radahn."})
     for callback in queued:
         callback()
     document.refresh_from_db()
@@ -68,7 +70,7 @@ def test_when_retries_run_out_the_document_says_it_failed_and_old_chunks_keep_an
     assert [c.text for c in Chunk.objects.filter(document=document, searchable=True)] == ["Old advice about Radahn."]
     # a later re-ingest or re-embed resumes the work
     with django_capture_on_commit_callbacks(execute=True):
-        services.document_index_resume(document=document)
+        document_index_resume(document=document)
     assert [c.text for c in Chunk.objects.filter(document=document, searchable=True)] == ["New advice about Radahn."]
 
 
@@ -147,7 +149,7 @@ def test_reembed_refuses_a_dimension_the_column_does_not_hold(settings):
     settings.EMBEDDING_DIM = 256
     with pytest.raises(CommandError, match=r"EMBEDDING_DIM is 256 but knowledge_chunk.embedding holds halfvec\(384\)"):
         call_command("reembed", "--sync")
-    assert services.embedding_column_dimensions() == 384
+    assert embedding_column_dimensions() == 384
 
 
 def test_reembed_command_re_embeds_chunks_of_another_model(make_document, settings, openai_embeddings):

@@ -12,7 +12,8 @@ from ai.embeddings import get_embedder
 from coach.models import Feedback, FeedbackReview, QuestionLog
 from coach.services.cache import semantic_cache_lookup, semantic_cache_store
 from coach.services.feedback import feedback_submit
-from knowledge.services import document_create, game_create_or_update
+from knowledge.services.documents import document_create
+from knowledge.services.games import game_create_or_update
 from tests.factories import UserFactory
 
 from .conftest import log_at

@@ -22,8 +22,8 @@ from django.core.management import call_command
 from django.db import connection, connections, transaction
 
 from billing.models import Subscription, WebhookEvent
-from knowledge import services
 from knowledge.models import Chunk, Document
+from knowledge.services.games import game_create_or_update
 from tests.billing.payloads import event
 from tests.billing.states import subscribed
 from tests.factories import UserFactory
@@ -121,7 +121,7 @@ def test_a_worker_killed_mid_ingestion_leaves_the_task_to_run_again_with_no_dupl
         env = {"OPENAI_API_KEY": "sk-test-reliability-ingest", "OPENAI_BASE_URL": server.base_url,
                "EMBEDDING_BATCH_SIZE": "4", "EMBEDDING_MAX_RETRIES": "0", "CHUNK_TOKENS": "40",
                "CHUNK_OVERLAP_TOKENS": "0", "EMBEDDING_TIMEOUT_SECONDS": "60"}  # fmt: skip
-        services.game_create_or_update(slug="elden-ring", name_ko="엘든 링", name_en="Elden Ring", categories=["boss"])
+        game_create_or_update(slug="elden-ring", name_ko="엘든 링", name_en="Elden Ring", categories=["boss"])
         # given an uninterrupted ingestion of the guide, done here, as the reference
         reference_file = tmp_path / "reference" / "radahn.md"
         reference_file.parent.mkdir()

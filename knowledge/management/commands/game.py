@@ -3,8 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from knowledge import services
 from knowledge.models import Game
+from knowledge.services.games import game_create_or_update
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
             )
         wanted = [category.strip() for category in categories.split(",") if category.strip()]
         try:
-            game = services.game_create_or_update(slug=slug, name_ko=name_ko, name_en=name_en, categories=wanted)
+            game = game_create_or_update(slug=slug, name_ko=name_ko, name_en=name_en, categories=wanted)
         except ValidationError as exc:
             problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
             raise CommandError(f"game '{slug}' not saved: {problems}") from None

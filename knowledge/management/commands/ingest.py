@@ -8,9 +8,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from knowledge import services
 from knowledge.ingestion import Defaults, ManifestError, SourceError, library_read, manifest_load
 from knowledge.models import Document, Game
+from knowledge.services.documents import document_ingest
+from knowledge.services.games import game_create_or_update
+from knowledge.services.glossary import glossary_seed
 
 
 class Progress:
@@ -131,7 +133,7 @@ class Command(BaseCommand):
         for slug, spec in manifest_games.items():
             if slug not in games:
                 try:
-                    games[slug] = services.game_create_or_update(**spec)
+                    games[slug] = game_create_or_update(**spec)
                 except ValidationError as exc:
                     raise CommandError(f"the manifest's game '{slug}' is invalid: {_messages(exc)}") from None
                 verb = "would create" if dry_run else "created"
@@ -156,7 +158,7 @@ class Command(BaseCommand):
         for done, file in enumerate(library.files, start=1):
             for item in file.documents:
                 try:
-                    outcome = services.document_ingest(
+                    outcome = document_ingest(
                         game=games[item.game],
                         source_key=item.source_key,
                         former_source_key=item.former_source_key,
@@ -191,7 +193,7 @@ class Command(BaseCommand):
         if not dry_run:
             for slug, outcomes in per_game.items():
                 if outcomes["new"] or outcomes["changed"]:
-                    seeded[slug] = services.glossary_seed(game=games[slug]).created
+                    seeded[slug] = glossary_seed(game=games[slug]).created
         self._summary(counts, failures, totals, per_game, seeded, options, time.monotonic() - started)
         if failures:
             written = counts["new"] + counts["changed"]

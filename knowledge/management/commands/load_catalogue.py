@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from knowledge import services
+from knowledge.services.catalogue import CatalogueError, catalogue_games, catalogue_load
 
 
 class Command(BaseCommand):
@@ -16,11 +16,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            results = services.catalogue_load(game=options["game"])
-        except services.CatalogueError as exc:
+            results = catalogue_load(game=options["game"])
+        except CatalogueError as exc:
             raise CommandError(str(exc)) from exc
         if not results:
-            self.stdout.write(f"no game with a catalogue (catalogues: {', '.join(services.catalogue_games())})")
+            self.stdout.write(f"no game with a catalogue (catalogues: {', '.join(catalogue_games())})")
         for result in results:
             line = (
                 f"{result.game}: {result.created} new, {result.updated} updated, {result.unchanged} unchanged, "

@@ -4,8 +4,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from ai.embeddings import get_embedder
-from knowledge import services
 from knowledge.models import Game
+from knowledge.services.documents import documents_reembed_stale
+from knowledge.services.indexing import embedding_column_dimensions
 
 
 class Command(BaseCommand):
@@ -20,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--sync", action="store_true", help="embed here instead of in Celery")
 
     def handle(self, *args, **options):
-        column = services.embedding_column_dimensions()
+        column = embedding_column_dimensions()
         if column is not None and column != settings.EMBEDDING_DIM:
             raise CommandError(
                 f"EMBEDDING_DIM is {settings.EMBEDDING_DIM} but knowledge_chunk.embedding holds halfvec({column}): "
@@ -31,6 +32,6 @@ class Command(BaseCommand):
             game = Game.objects.filter(slug=options["game"]).first()
             if game is None:
                 raise CommandError(f"unknown game '{options['game']}'")
-        count = services.documents_reembed_stale(game=game, everything=options["all"], sync=options["sync"])
+        count = documents_reembed_stale(game=game, everything=options["all"], sync=options["sync"])
         where = "here" if options["sync"] else "in the background (Celery)"
         self.stdout.write(f"{count} document(s) re-embedded {where} with {get_embedder().model_name}")

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from knowledge import services
 from knowledge.models import Game
+from knowledge.services.glossary import glossary_seed
 
 
 class Command(BaseCommand):
@@ -19,7 +19,7 @@ class Command(BaseCommand):
             if not games.exists():
                 raise CommandError(f"unknown game '{options['game']}'")
         for game in games:
-            result = services.glossary_seed(game=game)
+            result = glossary_seed(game=game)
             self.stdout.write(
                 f"{game.slug}: {result.created} new, {result.updated} updated, {len(result.candidates)} candidates"
             )

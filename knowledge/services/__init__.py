@@ -1,0 +1,2 @@
+"""Writes on the knowledge base, one module per concern: games, documents, their indexing, the change
+notifications that follow a committed edit, the glossary and the entity catalogue."""
