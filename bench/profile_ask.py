@@ -142,7 +142,7 @@ def _loops():
 
 
 def _short(path: str) -> str:
-    for marker in ("site-packages/", "/work/main/", "/lib/python3.11/"):
+    for marker in ("site-packages/", f"{ROOT}/", "/lib/python3.11/"):
         if marker in path:
             return path.split(marker, 1)[1]
     return path

@@ -7,7 +7,7 @@ vectors, and searched through the real knowledge.selectors.chunk_search_with_pla
 
     .venv/bin/python bench/retrieval.py                 # 100k chunks, 100 queries per case
     .venv/bin/python bench/retrieval.py --rows 1000000 --queries 50 --plans auto,hnsw,baseline \
-        --shared-buffers 4GB --db-dir /tmp/bench-1m     # 1M: the build takes 10-20 minutes; with --db-dir
+        --shared-buffers 4GB --db-dir DIR              # 1M: the build takes 10-20 minutes; with --db-dir
                                                         # the next run reuses it (and its ground truth)
 
 Filters keep 100% (the game), 20% (a category), 1% (category + tag) and 0.5% (a rare tag) of
