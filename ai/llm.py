@@ -32,7 +32,7 @@ _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)")
 _FENCE = re.compile(r"<(\s*/?\s*)(sources?|question|conversation|turn|passage)\b", re.IGNORECASE)
 
 
-def quote(text) -> str:
+def quote(text: object) -> str:
     """Data going inside a fence: no sequence in it can open or close one."""
     return _FENCE.sub(lambda m: f"&lt;{m.group(1)}{m.group(2)}", str(text or ""))
 

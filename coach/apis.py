@@ -229,7 +229,7 @@ class AskApi(EventLoopAPIView):
             raise
         game_name = game.name_ko if question_language(values["question"]) == "ko" else game.name_en
         self.ask = ask = Ask(
-            user=request.user, game=game.slug, game_name=game_name,
+            user_id=request.user.pk, game=game.slug, game_name=game_name,
             question=values["question"], category=values["category"], tags=values["tags"],
             conversation_id=values.get("conversation_id"),
         )  # fmt: skip

@@ -16,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any, TypedDict, Unpack
 
 import openai
 from asgiref.sync import sync_to_async
@@ -28,12 +30,13 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from rest_framework_simplejwt.exceptions import AuthenticationFailed
 
-from ai.embeddings import EmbeddingError, get_embedder
+from accounts.models import User
+from ai.embeddings import Embedder, EmbeddingError, get_embedder
 from ai.errors import AIError, AITimeout
 from billing.errors import QuotaExceeded
 from billing.plans import Plan
 from billing.selectors import user_with_plan_usage, users_plan_usage
-from billing.services import quota_release, quota_reserve
+from billing.services import QuotaReservation, quota_release, quota_reserve
 from config.errors import ApplicationError
 from config.observability import metrics
 from config.observability.context import log_fields_add
@@ -42,7 +45,7 @@ from knowledge.retrieval import Retrieval, retrieve
 from .. import selectors
 from ..models import Conversation, QuestionLog
 from . import cache
-from .evidence import evidence_fit
+from .evidence import Evidence, evidence_fit
 from .llm import LLMResult, chat_completion
 from .offline import not_covered_answer
 
@@ -51,23 +54,30 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Ask:
-    user: object  # the token's user (simplejwt's TokenUser) until the player is read (_player_read)
+    user_id: int  # the token's; the player is read from the database at admission (_player_read)
     game: str
     game_name: str
     question: str
     category: str | None = None
     tags: list[str] = field(default_factory=list)
-    conversation_id: object = None
-    reservation: object = None  # billing's QuotaReservation, made at admission unless the exact cache answers
+    conversation_id: uuid.UUID | None = None
+    player: User | None = None  # read with their plan and calls left (_player_read)
+    reservation: QuotaReservation | None = None  # made at admission unless the exact cache answers
     admitted: bool | None = None  # None: admission not tried yet; False: refused (or failed) there; True: call reserved
     conversation: Conversation | None = None  # the one it continues, read at admission (None: a new one)
-    history: list = field(default_factory=list)  # that conversation's last turns, oldest first
+    history: list[tuple[str, str]] = field(default_factory=list)  # that conversation's last turns, oldest first
     plan: Plan | None = None
     calls_left: int | None = None  # before this question, as read with the player
     stream: bool = False
     not_covered: QuestionLog | None = None  # the guides do not cover it: its log row, written at retrieval
-    stage_ms: dict = field(default_factory=dict)
+    stage_ms: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+
+    def player_and_plan(self) -> tuple[User, Plan]:
+        """The player and their plan, read before anything is reserved or logged (_player_read)."""
+        if self.player is None or self.plan is None:
+            raise RuntimeError("the player is read before anything is reserved or logged")
+        return self.player, self.plan
 
     def plan_remaining(self) -> int | None:
         """The plan's calls left after this question (X-Plan-Remaining), or None before the player was read."""
@@ -86,20 +96,22 @@ class Delta:
     text: str
 
 
-def _money(value) -> str:
+def _money(value: Decimal) -> str:
     """A cost as the customer writes it (0.00225), never in exponent form."""
     text = format(Decimal(value).normalize(), "f")
     return text if text != "-0" else "0"
 
 
-def _source(hit) -> dict:
-    source = {"document_id": hit.document_id, "title": hit.title, "url": hit.url, "chunk_id": hit.chunk_id}
+def _source(hit: Evidence) -> dict[str, str | int | float]:
+    source: dict[str, str | int | float] = {
+        "document_id": hit.document_id, "title": hit.title, "url": hit.url, "chunk_id": hit.chunk_id,
+    }  # fmt: skip
     if hit.start_time is not None:
         source["start_time"] = hit.start_time
     return source
 
 
-def _payload(log: QuestionLog) -> dict:
+def _payload(log: QuestionLog) -> cache.Payload:
     return {
         "id": str(log.id),
         "answer": log.answer,
@@ -118,19 +130,19 @@ def _payload(log: QuestionLog) -> dict:
     }
 
 
-def _conversation_with_turns(*, user, conversation_id) -> tuple[Conversation, list[tuple[str, str]]]:
+def _conversation_with_turns(*, user: User, conversation_id: uuid.UUID) -> tuple[Conversation, list[tuple[str, str]]]:
     conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     turns = selectors.conversation_turns(conversation_id=conversation.id, limit=settings.COACH_HISTORY_TURNS)
     return conversation, turns
 
 
-def _scope(ask: Ask) -> dict:
+def _scope(ask: Ask) -> cache.ExactScope:
     """What the exact cache keys an answer by."""
-    return {"user_id": ask.user.pk, "game": ask.game, "question": ask.question, "category": ask.category,
+    return {"user_id": ask.user_id, "game": ask.game, "question": ask.question, "category": ask.category,
             "tags": ask.tags}  # fmt: skip
 
 
-def ask_player(*, user_id) -> tuple[object, dict]:
+def ask_player(*, user_id: int) -> tuple[User, dict[str, Any]]:
     """The token's player and their plan's usage (billing.selectors.users_plan_usage), in one query;
     AuthenticationFailed (401) when they were deleted or deactivated since the token was issued."""
     user = user_with_plan_usage(user_id=user_id)
@@ -141,25 +153,27 @@ def ask_player(*, user_id) -> tuple[object, dict]:
     return user, users_plan_usage(user)
 
 
-def _player_read(ask: Ask) -> None:
-    """ask.user becomes the player the token names, with ask.plan and ask.calls_left (one query)."""
-    ask.user, usage = ask_player(user_id=ask.user.pk)
+def _player_read(ask: Ask) -> User:
+    """The player the token names (ask.player), with ask.plan and ask.calls_left (one query)."""
+    ask.player, usage = ask_player(user_id=ask.user_id)
     ask.plan, ask.calls_left = usage["plan"], usage["remaining"]
+    return ask.player
 
 
-def _admission_read(ask: Ask) -> None:
-    """The player (ask.user, ask.plan, ask.calls_left) and the conversation the question continues
+def _admission_read(ask: Ask) -> User:
+    """The player (ask.player, ask.plan, ask.calls_left) and the conversation the question continues
     (ask.conversation, ask.history), before anything is counted: AuthenticationFailed (401), then
     unknown_conversation (404)."""
-    _player_read(ask)
+    player = _player_read(ask)
     if ask.conversation_id:
         try:
-            ask.conversation, ask.history = _conversation_with_turns(user=ask.user, conversation_id=ask.conversation_id)
+            ask.conversation, ask.history = _conversation_with_turns(user=player, conversation_id=ask.conversation_id)
         except Conversation.DoesNotExist:
             raise ApplicationError(
                 _("No such conversation."), code="unknown_conversation", status=404,
                 details={"conversation_id": str(ask.conversation_id)},
             ) from None  # fmt: skip
+    return player
 
 
 def _admit(ask: Ask) -> None:
@@ -169,9 +183,9 @@ def _admit(ask: Ask) -> None:
     got through."""
     started = time.perf_counter()
     ask.admitted = False
-    _admission_read(ask)
+    player = _admission_read(ask)
     try:
-        ask.reservation = quota_reserve(user=ask.user)
+        ask.reservation = quota_reserve(user=player)
     except QuotaExceeded:
         ask.calls_left = 0  # taken by simultaneous questions since it was read
         raise
@@ -179,7 +193,56 @@ def _admit(ask: Ask) -> None:
     ask.lap("admit", started)
 
 
-def _admit_and_retrieve(ask: Ask, **filters) -> Retrieval:
+class _Filters(TypedDict):
+    """What retrieval is asked (knowledge.retrieval.retrieve's arguments, but k)."""
+
+    game: str
+    question: str
+    embedding: list[float]
+    model_name: str
+    category: str | None
+    tags: list[str] | None
+
+
+class _LogFields(TypedDict, total=False):
+    """A QuestionLog's fields that differ by how the ask ended."""
+
+    answer: str
+    sources: list[dict[str, str | int | float]]
+    grounded: bool
+    cache: str
+    semantic_entry: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    cost_usd: Decimal
+    saved_usd: Decimal
+    error_code: str
+    error: str
+
+
+class _Call(TypedDict):
+    """What the LLM is asked (chat_completion's arguments, but stream)."""
+
+    plan: Plan
+    question: str
+    game: str
+    game_name: str
+    sources: list[Evidence]
+    history: list[tuple[str, str]]
+
+
+class _Vector(TypedDict, total=False):
+    """The question's embedding to keep (cache.aquestion_keep's arguments), or nothing."""
+
+    model_name: str
+    question: str
+    embedding: list[float]
+
+
+def _admit_and_retrieve(ask: Ask, **filters: Unpack[_Filters]) -> Retrieval:
     """A question no cache answered: admission (_admit), then its sources (_retrieve), in one trip to a
     worker thread. When the guides do not cover it, its log row is written there too, with the call
     given back (_not_covered_record)."""
@@ -197,51 +260,53 @@ def _not_covered_record(ask: Ask, found: Retrieval) -> QuestionLog:
     guides do cover; no LLM is called and the call is given back. Staff see it among the content gaps."""
     suggestions = list(dict.fromkeys(item.hit.title for item in found.ranked))[:3]
     answer = not_covered_answer(question=ask.question, game_name=ask.game_name, suggestions=suggestions)
-    log = _log_row(ask, ask.conversation, ask.plan.name, answer=answer, sources=[], grounded=False)
+    log = _log_row(ask, ask.conversation, answer=answer, sources=[], grounded=False)
     _record(ask, log, release=True)
     return log
 
 
-def _semantic_hit_record(ask: Ask, hit) -> QuestionLog:
+def _semantic_hit_record(ask: Ask, hit: cache.SemanticHit) -> QuestionLog:
     """A semantic hit's one trip to a worker thread: admission (_admit: a reused answer costs a call,
     as an answer does), then the hit's log row and its new conversation. The yes/no check that
     confirmed the hit (cache.verify), if any, is the row's cost."""
     _admit(ask)
-    log = _log_row(ask, None, ask.plan.name, semantic_entry=hit.entry_id,
-                   **_reused_fields(hit.payload, QuestionLog.Cache.SEMANTIC, cost_usd=hit.verify_cost_usd))  # fmt: skip
+    fields = _reused_fields(hit.payload, QuestionLog.Cache.SEMANTIC, cost_usd=hit.verify_cost_usd)
+    fields["semantic_entry"] = hit.entry_id
+    log = _log_row(ask, None, **fields)
     _record(ask, log, release=False)
     return log
 
 
-def _exact_hit_record(ask: Ask, cached: dict) -> QuestionLog:
+def _exact_hit_record(ask: Ask, cached: cache.Payload) -> QuestionLog:
     """An exact-cache hit's one trip to a worker thread: the player (401 when gone, as at admission),
     then the hit's log row. No call is reserved: a resend costs nothing, even with none left."""
     _player_read(ask)
-    log = _log_row(ask, None, ask.plan.name, **_reused_fields(cached, QuestionLog.Cache.EXACT))
+    log = _log_row(ask, None, **_reused_fields(cached, QuestionLog.Cache.EXACT))
     _record(ask, log, release=False)
     return log
 
 
-def _failure_record(ask: Ask, **fields) -> QuestionLog:
+def _failure_record(ask: Ask, *, error_code: str, error: str) -> QuestionLog:
     """A failed ask's log row, in one trip to a worker thread, with its call given back. One that
     failed before admission (its embedding) reads the player and the conversation first, so a player
     deleted since the token was issued still gets 401 and an unknown conversation 404."""
     if ask.admitted is None:
         _admission_read(ask)
-    log = _log_row(ask, ask.conversation, ask.plan.name, **fields)
+    log = _log_row(ask, ask.conversation, error_code=error_code, error=error)
     _record(ask, log, release=True)
     return log
 
 
-def _log_row(ask: Ask, conversation: Conversation | None, plan_name: str, **fields) -> QuestionLog:
+def _log_row(ask: Ask, conversation: Conversation | None, **fields: Unpack[_LogFields]) -> QuestionLog:
     """The ask's QuestionLog, not written yet (its id is already set); a new question's conversation
     is made with it, and written with it."""
+    player, plan = ask.player_and_plan()
     if conversation is None and not ask.conversation_id:
-        conversation = Conversation(user=ask.user, game=ask.game)
+        conversation = Conversation(user=player, game=ask.game)
     ask.stage_ms["total"] = round((time.perf_counter() - ask.started) * 1000, 2)
     return QuestionLog(
-        user=ask.user, conversation=conversation, game=ask.game, category=ask.category or "", tags=ask.tags,
-        plan=plan_name, question=ask.question, latency_ms=int(ask.stage_ms["total"]), stage_ms=ask.stage_ms,
+        user=player, conversation=conversation, game=ask.game, category=ask.category or "", tags=ask.tags,
+        plan=plan.name, question=ask.question, latency_ms=int(ask.stage_ms["total"]), stage_ms=ask.stage_ms,
         **fields,
     )  # fmt: skip
 
@@ -250,8 +315,9 @@ def _record(ask: Ask, log: QuestionLog, release: bool) -> None:
     """Give the call back (if asked), then write the log row and its new conversation, if any."""
     if release and ask.reservation is not None:
         quota_release(reservation=ask.reservation)
-    if log.conversation_id is not None and log.conversation._state.adding:
-        log.conversation.save()
+    conversation = log.conversation  # None without a query when conversation_id is
+    if conversation is not None and conversation._state.adding:
+        conversation.save()
     log.save()
 
 
@@ -276,12 +342,12 @@ def _log_told(ask: Ask, log: QuestionLog) -> None:
         logger.info("ask failed" if log.error_code else "ask answered", extra=facts)
 
 
-async def _log_failure(ask: Ask, **fields) -> None:
+async def _log_failure(ask: Ask, *, error_code: str, error: str) -> None:
     """The failed ask's log row (_failure_record), told as any other."""
-    _log_told(ask, await sync_to_async(_failure_record)(ask, **fields))
+    _log_told(ask, await sync_to_async(_failure_record)(ask, error_code=error_code, error=error))
 
 
-async def _side_by_side(*steps) -> None:
+async def _side_by_side(*steps: Awaitable[object]) -> None:
     """Run the steps together and let each one finish, then raise the first one's error, if any: the
     caches are written even when the log row fails (and the other way round)."""
     for result in await asyncio.gather(*steps, return_exceptions=True):
@@ -289,20 +355,20 @@ async def _side_by_side(*steps) -> None:
             raise result
 
 
-async def _answer_keep(ask: Ask, scope: dict, payload: dict, vector: dict) -> None:
+async def _answer_keep(ask: Ask, scope: cache.ExactScope, payload: cache.Payload, vector: _Vector) -> None:
     """The answer into the exact cache, for a resend (never one given in a conversation, see above),
     and the question's new embedding (_vector_to_keep), in one round trip."""
     await cache.aquestion_keep(scope=None if ask.conversation_id else scope, payload=payload, **vector)
 
 
-def _vector_to_keep(ask: Ask, embedder, embedding: list[float], found: cache.QuestionCached) -> dict:
+def _vector_to_keep(ask: Ask, embedder: Embedder, embedding: list[float], found: cache.QuestionCached) -> _Vector:
     """The question's embedding for the next player who asks it, when it is new and cost a call."""
     if found.embedding is not None or not embedder.worth_keeping:
         return {}
     return {"model_name": embedder.model_name, "question": ask.question, "embedding": embedding}
 
 
-def _reused_fields(payload: dict, kind: str, cost_usd: Decimal = Decimal(0)) -> dict:
+def _reused_fields(payload: cache.Payload, kind: str, cost_usd: Decimal = Decimal(0)) -> _LogFields:
     """A cached answer: same text and sources, no answer tokens spent now, the original cost saved
     (`cost_usd`: what reusing it cost, a semantic hit's check; the payload's cost is already net of it)."""
     return {
@@ -311,7 +377,7 @@ def _reused_fields(payload: dict, kind: str, cost_usd: Decimal = Decimal(0)) -> 
     }  # fmt: skip
 
 
-async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta | dict]:
+async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta | cache.Payload]:
     """Run the pipeline; yield Delta(text) pieces (streaming only) and finally the response payload.
 
     Raises before the first Delta: admission's refusals (401, 404 unknown_conversation, 429
@@ -355,7 +421,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
             yield payload
             return
 
-        found = await sync_to_async(_admit_and_retrieve)(
+        retrieved = await sync_to_async(_admit_and_retrieve)(
             ask, game=ask.game, question=ask.question, embedding=embedding, model_name=embedder.model_name,
             category=ask.category, tags=ask.tags,
         )  # fmt: skip
@@ -368,26 +434,30 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
             yield payload
             return
         mark = time.perf_counter()
-        hits = evidence_fit(question=ask.question, ranked=found.ranked, plan=ask.plan, game=ask.game,
+        _, plan = ask.player_and_plan()
+        hits = evidence_fit(question=ask.question, ranked=retrieved.ranked, plan=plan, game=ask.game,
                             game_name=ask.game_name, history=ask.history)  # fmt: skip
-        call = {"plan": ask.plan, "question": ask.question, "game": ask.game, "game_name": ask.game_name,
-                "sources": hits, "history": ask.history}  # fmt: skip
+        call: _Call = {"plan": plan, "question": ask.question, "game": ask.game, "game_name": ask.game_name,
+                       "sources": hits, "history": ask.history}  # fmt: skip
         if stream:
-            result = None
+            streamed: LLMResult | None = None
             llm_stream = await chat_completion(**call, stream=True)
             async with llm_stream:
                 async for item in llm_stream:
                     if isinstance(item, LLMResult):
-                        result = item
+                        streamed = item
                     else:
                         yield Delta(item)
+            if streamed is None:
+                raise RuntimeError("the LLM stream ended without its result")
+            result = streamed
         else:
             result = await chat_completion(**call)
         ask.lap("llm", mark)
 
         sources = [_source(hit) for hit in hits[: result.sources_used]]
         log = _log_row(
-            ask, ask.conversation, ask.plan.name, answer=result.text, sources=sources, model=result.model,
+            ask, ask.conversation, answer=result.text, sources=sources, model=result.model,
             prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
             cached_tokens=result.cached_tokens, reasoning_tokens=result.reasoning_tokens, cost_usd=result.cost_usd,
         )  # fmt: skip
@@ -423,7 +493,7 @@ async def question_ask_events(ask: Ask, *, stream: bool) -> AsyncIterator[Delta 
                 logger.exception("could not record an interrupted ask")
 
 
-def _retrieve(**filters) -> Retrieval:
+def _retrieve(**filters: Unpack[_Filters]) -> Retrieval:
     """The question's sources and whether they cover it (knowledge.retrieval); then the request's
     database connection goes back (to the pool) in the same thread hop, because the LLM call that
     follows may take seconds and a PostgreSQL connection held through it is one that hundreds of
@@ -435,7 +505,7 @@ def _retrieve(**filters) -> Retrieval:
             connection.close()
 
 
-async def _question_embedding(embedder, question: str) -> list[float]:
+async def _question_embedding(embedder: Embedder, question: str) -> list[float]:
     """The question's embedding; the provider failing is the coach being unavailable (503/504), not a 500."""
     try:
         return (await embedder.aembed([question], query=True))[0]
@@ -461,7 +531,7 @@ def _error_text(exc: ApplicationError) -> str:
     return f"{message} ({'; '.join(parts)})" if parts else message
 
 
-def _hit_payload(log: QuestionLog) -> dict:
+def _hit_payload(log: QuestionLog) -> cache.Payload:
     """A cache hit's payload: the reused answer under this ask's own id, no tokens, no cost."""
     payload = _payload(log)
     payload["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "reasoning_tokens": 0}

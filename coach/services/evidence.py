@@ -47,7 +47,7 @@ class Evidence:
 
 
 def evidence_fit(
-    *, question: str, ranked: Sequence[Ranked], plan: Plan, game: str, game_name: str, history: Sequence = ()
+    *, question: str, ranked: Sequence[Ranked], plan: Plan, game: str, game_name: str, history: Sequence[object] = ()
 ) -> list[Evidence]:
     """The ranked chunks' best sentences within the plan's prompt budget, best source first."""
     if not ranked:

@@ -2,10 +2,11 @@
 
 from django.db import transaction
 
+from accounts.models import User
 from coach.models import Feedback, QuestionLog
 
 
-def feedback_submit(*, user, answer: QuestionLog, rating: str, comment: str = "") -> Feedback:
+def feedback_submit(*, user: User, answer: QuestionLog, rating: str, comment: str = "") -> Feedback:
     """Record (or change) the user's rating of one of their answers; one rating per answer."""
     with transaction.atomic():
         feedback, _ = Feedback.objects.update_or_create(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.models import User
 from coach.models import Feedback, FeedbackReview
 
 
-def feedback_review_record(*, feedback: Feedback, action: str, reviewed_by) -> FeedbackReview:
+def feedback_review_record(*, feedback: Feedback, action: str, reviewed_by: User) -> FeedbackReview:
     """Record what staff did (the latest action wins); the queue then no longer shows the feedback."""
     with transaction.atomic():
         review, _ = FeedbackReview.objects.update_or_create(
@@ -17,7 +18,7 @@ def feedback_review_record(*, feedback: Feedback, action: str, reviewed_by) -> F
     return review
 
 
-def feedback_answer_evict(*, feedback: Feedback, reviewed_by) -> int | None:
+def feedback_answer_evict(*, feedback: Feedback, reviewed_by: User) -> int | None:
     """Drop the down-voted answer from the semantic cache; entries dropped, or None when the cache is down."""
     from coach.services.cache import semantic_cache_evict_answer  # the cache needs Redis; load it on use
 

@@ -17,14 +17,15 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, cast, overload
 
 import httpx2
 import openai
 from django.conf import settings
+from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from ai.errors import AIStreamInterrupted, AITimeout
 from ai.llm import Tries, ai_error, async_client, chat_params, is_reasoning_model, retrying
@@ -38,6 +39,8 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 OFFLINE_MODEL = "offline"
+Message = dict[str, str]  # one chat message: role, content (and optionally name)
+Sleep = Callable[[float], Awaitable[Any]]
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class LLMResult:
     turns_used: int = 0
 
     @property
-    def usage(self) -> dict:
+    def usage(self) -> dict[str, int]:
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -69,6 +72,9 @@ class LLMResult:
         }
 
 
+Deltas = AsyncGenerator[str | LLMResult, None]
+
+
 class ChatStream:
     """A streamed answer: text deltas (str), then one final LLMResult.
 
@@ -76,7 +82,7 @@ class ChatStream:
     stream to the LLM, so a player who hangs up stops the call.
     """
 
-    def __init__(self, generator: AsyncIterator[str | LLMResult]):
+    def __init__(self, generator: Deltas) -> None:
         self._generator = generator
 
     def __aiter__(self) -> ChatStream:
@@ -91,11 +97,11 @@ class ChatStream:
     async def __aenter__(self) -> ChatStream:
         return self
 
-    async def __aexit__(self, *exc) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
 
-def prompt_token_count(messages: Sequence[dict], model: str) -> int:
+def prompt_token_count(messages: Sequence[Mapping[str, object]], model: str) -> int:
     """Prompt tokens as the API bills them: each message's role and content plus OpenAI's framing."""
     total = 3  # every reply is primed with <|start|>assistant<|message|>
     for message in messages:
@@ -110,14 +116,14 @@ class _Ask:
     question: str
     game: str
     game_name: str | None
-    sources: tuple
-    history: tuple  # Turn, oldest first; question mode
-    messages: tuple | None  # prebuilt messages mode
+    sources: tuple[object, ...]
+    history: tuple[Turn, ...]  # oldest first; question mode
+    messages: tuple[Message, ...] | None  # prebuilt messages mode
 
 
 @dataclass(frozen=True)
 class _Prompt:
-    messages: list[dict]
+    messages: list[Message]
     tokens: int
     sources_used: int
     turns_used: int
@@ -150,7 +156,7 @@ def _fit(ask: _Ask, plan: Plan, model: str) -> _Prompt:
             raise PromptTooLong(details={"prompt_tokens": tokens, "limit": limit})
 
 
-def _fit_messages(messages: list[dict], system_role: str, limit: int, model: str) -> _Prompt:
+def _fit_messages(messages: list[Message], system_role: str, limit: int, model: str) -> _Prompt:
     messages = [{**m, "role": system_role} if m.get("role") in ("system", "developer") else dict(m) for m in messages]
     head = 1 if messages and messages[0]["role"] == system_role else 0
     while True:
@@ -174,7 +180,10 @@ def _mark_retired(model: str) -> None:
     _retired[(str(settings.OPENAI_BASE_URL), model)] = time.monotonic() + settings.LLM_RETIRED_MODEL_SECONDS
 
 
-async def _with_fallback(ask: _Ask, plan: Plan, model: str, attempt):
+Attempt = Callable[[str, _Prompt, bool], Awaitable[T]]  # (model, prompt, fallback_used)
+
+
+async def _with_fallback(ask: _Ask, plan: Plan, model: str, attempt: Attempt[T]) -> T:
     """attempt(model, prompt, fallback_used) on the model, or on the plan's fallback once the model 404s."""
     candidates = [model] if model == plan.fallback_model else [model, plan.fallback_model]
     for index, current in enumerate(candidates):
@@ -208,7 +217,9 @@ def _cost(model: str, prompt_tokens: int, completion_tokens: int, cached_tokens:
         return Decimal(0)
 
 
-def _result(*, text, model, usage, prompt: _Prompt, tries: Tries, fallback_used: bool, finish: str) -> LLMResult:
+def _result(
+    *, text: str, model: str, usage: object, prompt: _Prompt, tries: Tries, fallback_used: bool, finish: str | None
+) -> LLMResult:
     """The answer and what it cost; `usage` is the reply's usage object as JSON (a dict), or None."""
     usage = usage if isinstance(usage, dict) else {}
     prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
@@ -234,20 +245,56 @@ def _result(*, text, model, usage, prompt: _Prompt, tries: Tries, fallback_used:
 
 
 # --- chat completion -------------------------------------------------------------------------------
+@overload
 async def chat_completion(
     *,
     plan: Plan,
     question: str | None = None,
     game: str = "",
-    sources: Sequence = (),
-    history: Sequence = (),
+    sources: Sequence[object] = (),
+    history: Sequence[object] = (),
     game_name: str | None = None,
     model: str | None = None,
-    messages: Sequence[dict] | None = None,
+    messages: Sequence[Message] | None = None,
+    system: str | None = None,
+    user: str | None = None,
+    stream: Literal[False] = False,
+    sleep: Sleep = ...,
+) -> LLMResult: ...
+
+
+@overload
+async def chat_completion(
+    *,
+    plan: Plan,
+    question: str | None = None,
+    game: str = "",
+    sources: Sequence[object] = (),
+    history: Sequence[object] = (),
+    game_name: str | None = None,
+    model: str | None = None,
+    messages: Sequence[Message] | None = None,
+    system: str | None = None,
+    user: str | None = None,
+    stream: Literal[True],
+    sleep: Sleep = ...,
+) -> ChatStream: ...
+
+
+async def chat_completion(
+    *,
+    plan: Plan,
+    question: str | None = None,
+    game: str = "",
+    sources: Sequence[object] = (),
+    history: Sequence[object] = (),
+    game_name: str | None = None,
+    model: str | None = None,
+    messages: Sequence[Message] | None = None,
     system: str | None = None,
     user: str | None = None,
     stream: bool = False,
-    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    sleep: Sleep = asyncio.sleep,
 ) -> LLMResult | ChatStream:
     """Answer within the plan: its model (or `model`, one of its selectable models), prompt and response limits.
 
@@ -276,7 +323,16 @@ async def chat_completion(
         raise ai_error(exc, tries) from exc
 
 
-def _ask(question, game, game_name, sources, history, messages, system, user) -> _Ask:
+def _ask(
+    question: str | None,
+    game: str,
+    game_name: str | None,
+    sources: Sequence[object],
+    history: Sequence[object],
+    messages: Sequence[Message] | None,
+    system: str | None,
+    user: str | None,
+) -> _Ask:
     if messages is None and question is None and user is not None:
         turns = history_turns(history)
         built = [{"role": "system", "content": system}] if system else []
@@ -291,7 +347,7 @@ def _ask(question, game, game_name, sources, history, messages, system, user) ->
     return _Ask(question, game, game_name, tuple(sources), tuple(history_turns(history)), None)
 
 
-def _complete_attempt(client: openai.AsyncOpenAI, plan: Plan, tries: Tries, sleep):
+def _complete_attempt(client: openai.AsyncOpenAI, plan: Plan, tries: Tries, sleep: Sleep) -> Attempt[LLMResult]:
     async def attempt(model: str, prompt: _Prompt, fallback_used: bool) -> LLMResult:
         body = {"model": model, "messages": prompt.messages, **chat_params(model, plan.response_tokens)}
         # The SDK's own request (base URL, auth, timeout, its errors), read as plain JSON: the typed
@@ -321,18 +377,18 @@ def _complete_attempt(client: openai.AsyncOpenAI, plan: Plan, tries: Tries, slee
 @dataclass
 class _StreamState:
     parts: list[str] = field(default_factory=list)
-    usage: Any = None
+    usage: dict[str, object] | None = None
     finish: str = ""
 
 
-async def _next_delta(stream: openai.AsyncStream, state: _StreamState) -> str | None:
+async def _next_delta(stream: openai.AsyncStream[ChatCompletionChunk], state: _StreamState) -> str | None:
     """The next piece of answer text, or None at the end; remembers usage and the finish reason."""
     while True:
         try:
             chunk = await stream.__anext__()
         except StopAsyncIteration:
             return None
-        if getattr(chunk, "usage", None):
+        if chunk.usage:
             state.usage = chunk.usage.model_dump()
         for choice in chunk.choices or ():
             state.finish = choice.finish_reason or state.finish
@@ -341,15 +397,16 @@ async def _next_delta(stream: openai.AsyncStream, state: _StreamState) -> str | 
                 return choice.delta.content
 
 
-def _stream_attempt(client: openai.AsyncOpenAI, plan: Plan, tries: Tries, sleep):
+def _stream_attempt(client: openai.AsyncOpenAI, plan: Plan, tries: Tries, sleep: Sleep) -> Attempt[ChatStream]:
     async def attempt(model: str, prompt: _Prompt, fallback_used: bool) -> ChatStream:
         params = chat_params(model, plan.response_tokens)
 
-        async def open_until_first_delta():
+        async def open_until_first_delta() -> tuple[openai.AsyncStream[ChatCompletionChunk], _StreamState, str | None]:
             # Until the first text arrives nothing reached the player, so a failure is simply retried.
             stream = await client.chat.completions.create(
                 model=model,
-                messages=prompt.messages,
+                # The SDK's TypedDicts per role; ours are the same messages as plain dicts.
+                messages=cast("list[ChatCompletionMessageParam]", prompt.messages),
                 stream=True,
                 stream_options={"include_usage": True},
                 **params,
@@ -367,7 +424,15 @@ def _stream_attempt(client: openai.AsyncOpenAI, plan: Plan, tries: Tries, sleep)
     return attempt
 
 
-async def _stream_rest(stream, state: _StreamState, first, model, prompt, tries, fallback_used):
+async def _stream_rest(
+    stream: openai.AsyncStream[ChatCompletionChunk],
+    state: _StreamState,
+    first: str | None,
+    model: str,
+    prompt: _Prompt,
+    tries: Tries,
+    fallback_used: bool,
+) -> Deltas:
     try:
         delta = first
         while delta is not None:
@@ -423,7 +488,7 @@ def _offline_result(ask: _Ask, plan: Plan, model: str) -> LLMResult:
     )
 
 
-async def _offline_stream(result: LLMResult):
+async def _offline_stream(result: LLMResult) -> Deltas:
     for piece in re.findall(r"\S+\s*|\s+", result.text):
         yield piece
     yield result

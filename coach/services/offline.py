@@ -12,6 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from knowledge.sentences import Sentence, sentences
 
@@ -59,7 +60,7 @@ class _Point:
     text: str
 
 
-def offline_answer(*, question: str, sources: Sequence, game_name: str) -> str:
+def offline_answer(*, question: str, sources: Sequence[object], game_name: str) -> str:
     """The sentences of the sources that answer the question, cited [1], [2]..., in the question's language.
 
     sources: ranked best first; ChunkHit objects or mappings with title and text, optionally start_time
@@ -125,7 +126,7 @@ class _Row:
     context: frozenset[str]  # its source's title and the heading or FAQ question it comes under
 
 
-def _candidates(question: str, sources: Sequence) -> list[tuple[float, _Point]]:
+def _candidates(question: str, sources: Sequence[object]) -> list[tuple[float, _Point]]:
     """Every quotable sentence that shares a term with the question, scored.
 
     A question word counts by how rare it is among the sources' sentences (the boss a whole guide is
@@ -249,20 +250,20 @@ def _stem(word: str) -> str:
 
 
 # --- reading a source ---------------------------------------------------------------------------------------
-def _field(source, name: str):
+def _field(source: object, name: str) -> Any:  # whatever the source holds, as getattr gives it
     return source.get(name) if isinstance(source, dict) else getattr(source, name, None)
 
 
-def _value(source, name: str) -> str:
+def _value(source: object, name: str) -> str:
     return str(_field(source, name) or "")
 
 
-def _match_terms(source) -> list[str]:
+def _match_terms(source: object) -> list[str]:
     extra = _field(source, "match_terms") or ()
     return [str(term) for term in ([extra] if isinstance(extra, str) else extra)]
 
 
-def _start_time(source) -> float | None:
+def _start_time(source: object) -> float | None:
     value = _field(source, "start_time")
     try:
         return None if value is None else float(value)
@@ -277,7 +278,7 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def _language(source, quoted: str) -> str:
+def _language(source: object, quoted: str) -> str:
     """The source's language when it says ("ko"/"en"), else the quoted sentence's: Hangul in it -> "ko"."""
     language = _value(source, "language").lower()
     if language in ("ko", "en"):

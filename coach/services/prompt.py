@@ -6,6 +6,7 @@ import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jinja2
 from django.conf import settings
@@ -32,8 +33,8 @@ def prompt_build(
     *,
     game: str,
     question: str,
-    sources: Sequence = (),
-    history: Sequence = (),
+    sources: Sequence[object] = (),
+    history: Sequence[object] = (),
     game_name: str | None = None,
 ) -> tuple[str, str]:
     """The (system, user) texts for one question.
@@ -62,15 +63,23 @@ def prompt_build(
     return system.strip(), user.strip()
 
 
-def history_turns(history: Sequence) -> list[Turn]:
+def history_turns(history: Sequence[object]) -> list[Turn]:
     """The conversation's last settings.COACH_HISTORY_TURNS turns (oldest first) as Turn."""
     keep = settings.COACH_HISTORY_TURNS
     return [_turn(item) for item in history][-keep:] if keep > 0 else []
 
 
-def prompt_messages(*, system_role: str = "system", **kwargs) -> list[dict]:
+def prompt_messages(
+    *,
+    system_role: str = "system",
+    game: str,
+    question: str,
+    sources: Sequence[object] = (),
+    history: Sequence[object] = (),
+    game_name: str | None = None,
+) -> list[dict[str, str]]:
     """prompt_build as chat messages; reasoning models (o-series) take system_role="developer"."""
-    system, user = prompt_build(**kwargs)
+    system, user = prompt_build(game=game, question=question, sources=sources, history=history, game_name=game_name)
     return [{"role": system_role, "content": system}, {"role": "user", "content": user}]
 
 
@@ -100,17 +109,17 @@ def _environment_for(directory: str, debug: bool) -> jinja2.Environment:
     )
 
 
-def _attribute(text) -> str:
+def _attribute(text: object) -> str:
     return " ".join(quote(text).replace('"', "&quot;").split())
 
 
-def _field(item, name: str, default=None):
+def _field(item: object, name: str, default: object = None) -> Any:  # whatever the item holds, as getattr gives it
     if isinstance(item, Mapping):
         return item.get(name, default)
     return getattr(item, name, default)
 
 
-def _source(item) -> dict:
+def _source(item: object) -> dict[str, str | None]:
     start = _field(item, "start_time")
     at = None
     if start is not None:
@@ -128,7 +137,7 @@ def _source(item) -> dict:
     }
 
 
-def _turn(item) -> Turn:
+def _turn(item: object) -> Turn:
     if isinstance(item, Turn):
         return item
     if isinstance(item, tuple | list):

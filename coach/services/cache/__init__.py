@@ -6,7 +6,7 @@ The ask pipeline's steps 2 and 3 (issue 6). Everything the rest of the service c
 
 from config.health import readiness_extra
 
-from .exact import exact_cache_get, exact_cache_set, question_fingerprint
+from .exact import ExactScope, Payload, exact_cache_get, exact_cache_set, question_fingerprint
 from .question import QuestionCached, aquestion_cached, aquestion_keep, question_vector_key
 from .semantic import (
     SemanticHit,
@@ -24,6 +24,8 @@ from .semantic import (
 )
 
 __all__ = [
+    "ExactScope",
+    "Payload",
     "QuestionCached",
     "SemanticHit",
     "aquestion_cached",
@@ -47,7 +49,7 @@ __all__ = [
 
 
 @readiness_extra
-def _semantic_cache_readiness() -> dict:
+def _semantic_cache_readiness() -> dict[str, str]:
     """/readyz says where the semantic cache runs: "redis", "pgvector", "off" or "unavailable"."""
     try:
         return {"semantic_cache": semantic_cache_backend()}

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 import weakref
+from typing import TypedDict
 
 import redis
 import redis.asyncio
@@ -29,10 +30,18 @@ _down_until: dict[str, float] = {}
 
 
 def cache_redis_url() -> str:
-    return settings.COACH_CACHE_REDIS_URL
+    url: str = settings.COACH_CACHE_REDIS_URL
+    return url
 
 
-def _options() -> dict:
+class _Options(TypedDict):
+    socket_timeout: float
+    socket_connect_timeout: float
+    protocol: int
+    retry_on_timeout: bool
+
+
+def _options() -> _Options:
     timeout = settings.COACH_CACHE_TIMEOUT_SECONDS
     # RESP2 keeps FT.SEARCH replies a flat list on every server version we parse them from.
     return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "protocol": 2, "retry_on_timeout": False}

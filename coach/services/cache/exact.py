@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from typing import Any, TypedDict
 
 from django.conf import settings
 
@@ -18,6 +19,18 @@ from .clients import redis_failed, redis_skipped, redis_sync
 KEY_PREFIX = "gc:coach:exact"
 # Trailing marks a resend may add or drop: "?", "？" (NFKC makes it "?"), "!!", "...", "~".
 _TRAILING_EXTRA = "~"
+
+Payload = dict[str, Any]  # an answer as the API returns it: JSON
+
+
+class ExactScope(TypedDict):
+    """What the exact cache keys an answer by: exact_cache_key's arguments."""
+
+    user_id: int
+    game: str
+    question: str
+    category: str | None
+    tags: list[str] | None
 
 
 def question_normalize_exact(question: str) -> str:
@@ -43,7 +56,7 @@ def _scope_digest(category: str | None, tags: list[str] | None) -> str:
     return hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
-def exact_cache_key(*, user_id, game: str, question: str, category: str | None = None,
+def exact_cache_key(*, user_id: int, game: str, question: str, category: str | None = None,
                     tags: list[str] | None = None) -> str:  # fmt: skip
     return f"{KEY_PREFIX}:{user_id}:{game}:{_scope_digest(category, tags)}:{question_fingerprint(question)}"
 
@@ -52,22 +65,23 @@ def exact_ttl_ms(ttl: float | None) -> int:
     return max(1, int((settings.EXACT_CACHE_TTL_SECONDS if ttl is None else ttl) * 1000))
 
 
-def payload_decode(raw: bytes | None) -> dict | None:
+def payload_decode(raw: bytes | str | None) -> Payload | None:
     if raw is None:
         return None
     try:
-        return json.loads(raw)
+        payload: Payload = json.loads(raw)  # written by payload_encode
     except ValueError:
         return None
+    return payload
 
 
-def payload_encode(payload: dict) -> str:
+def payload_encode(payload: Payload) -> str:
     # default=str: Decimal costs, UUID ids and datetimes come back as their string forms.
     return json.dumps(payload, ensure_ascii=False, default=str)
 
 
-def exact_cache_get(*, user_id, game: str, question: str, category: str | None = None,
-                    tags: list[str] | None = None) -> dict | None:  # fmt: skip
+def exact_cache_get(*, user_id: int, game: str, question: str, category: str | None = None,
+                    tags: list[str] | None = None) -> Payload | None:  # fmt: skip
     """The answer payload stored for this user, game and question within the TTL, or None."""
     if redis_skipped():
         return None
@@ -79,7 +93,7 @@ def exact_cache_get(*, user_id, game: str, question: str, category: str | None =
         return None
 
 
-def exact_cache_set(*, user_id, game: str, question: str, payload: dict, category: str | None = None,
+def exact_cache_set(*, user_id: int, game: str, question: str, payload: Payload, category: str | None = None,
                     tags: list[str] | None = None, ttl: float | None = None) -> bool:  # fmt: skip
     """Store an answer payload (a JSON-able dict) for EXACT_CACHE_TTL_SECONDS; False if Redis is down."""
     if redis_skipped():

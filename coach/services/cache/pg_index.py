@@ -15,6 +15,7 @@ from pgvector.django import CosineDistance
 
 from coach.models import SemanticCacheEntry
 
+from .exact import Payload
 from .redis_index import Candidate, Scope
 
 
@@ -23,7 +24,7 @@ def store(
     scope: Scope,
     question: str,
     embedding: list[float],
-    payload: dict,
+    payload: Payload,
     document_ids: list[str],
     answer_ids: list[str],
     ttl: float,

@@ -20,14 +20,22 @@ from dataclasses import dataclass
 from django.conf import settings
 
 from .clients import redis_async, redis_failed, redis_skipped
-from .exact import exact_cache_key, exact_ttl_ms, payload_decode, payload_encode, question_normalize_exact
+from .exact import (
+    ExactScope,
+    Payload,
+    exact_cache_key,
+    exact_ttl_ms,
+    payload_decode,
+    payload_encode,
+    question_normalize_exact,
+)
 
 VECTOR_KEY_PREFIX = "gc:coach:qvec"
 
 
 @dataclass(frozen=True)
 class QuestionCached:
-    answer: dict | None = None  # the exact cache's payload for this player's resend
+    answer: Payload | None = None  # the exact cache's payload for this player's resend
     embedding: list[float] | None = None  # the question's, as the model gave it
 
 
@@ -43,9 +51,9 @@ def _vector_bytes(embedding: list[float]) -> bytes:
     return floats.tobytes()
 
 
-def _vector(raw: bytes | None) -> list[float] | None:
+def _vector(raw: bytes | str | None) -> list[float] | None:
     """A kept embedding, or None when there is none or it is not EMBEDDING_DIM long (the setting changed)."""
-    if not raw or len(raw) != 4 * settings.EMBEDDING_DIM:
+    if not isinstance(raw, bytes) or len(raw) != 4 * settings.EMBEDDING_DIM:  # the client never decodes
         return None
     floats = array.array("f", raw)
     if sys.byteorder == "big":
@@ -53,10 +61,10 @@ def _vector(raw: bytes | None) -> list[float] | None:
     return floats.tolist()
 
 
-async def aquestion_cached(*, scope: dict | None, model_name: str | None, question: str) -> QuestionCached:
+async def aquestion_cached(*, scope: ExactScope | None, model_name: str | None, question: str) -> QuestionCached:
     """The exact cache's answer (scope: exact_cache_key's arguments; None for a question that may not
     be answered from it) and the question's kept embedding (model_name None: not kept), in one MGET."""
-    keys = []
+    keys: list[str] = []
     if scope is not None:
         keys.append(exact_cache_key(**scope))
     if model_name is not None:
@@ -74,11 +82,12 @@ async def aquestion_cached(*, scope: dict | None, model_name: str | None, questi
     return QuestionCached(embedding=_vector(values[0]))
 
 
-async def aquestion_keep(*, scope: dict | None = None, payload: dict | None = None, model_name: str | None = None,
-                         question: str = "", embedding: list[float] | None = None) -> bool:  # fmt: skip
+async def aquestion_keep(*, scope: ExactScope | None = None, payload: Payload | None = None,
+                         model_name: str | None = None, question: str = "",
+                         embedding: list[float] | None = None) -> bool:  # fmt: skip
     """The answer for a resend (scope and payload) and the question's embedding (model_name, question
     and embedding), whichever are given, in one round trip; False if Redis is down."""
-    writes = []
+    writes: list[tuple[str, str | bytes, int]] = []
     if scope is not None and payload is not None:
         writes.append((exact_cache_key(**scope), payload_encode(payload), exact_ttl_ms(None)))
     if model_name is not None and embedding is not None:

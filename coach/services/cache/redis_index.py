@@ -22,14 +22,18 @@ import struct
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any, TypedDict, Unpack
 
 import redis
+import redis.asyncio
 from django.conf import settings
-from redis.commands.search.field import NumericField, TagField, VectorField
+from redis.commands.search.field import Field, NumericField, TagField, VectorField
 from redis.commands.search.index_definition import IndexDefinition, IndexType
 from redis.commands.search.query import Query
+from redis.commands.search.result import Result
 
 from .clients import redis_async, redis_sync
+from .exact import Payload
 
 PREFIX = "gc:coach:semantic"
 BATCH = 500
@@ -60,9 +64,25 @@ class Candidate:
     entry_id: str
     question: str
     distance: float
-    payload: dict
+    payload: Payload
     document_ids: tuple[str, ...]
     answer_ids: tuple[str, ...]
+
+
+class EntryFields(TypedDict):
+    """What an entry holds besides its TTL (store's and pg_index.store's keyword arguments)."""
+
+    scope: Scope
+    question: str
+    embedding: list[float]
+    payload: Payload
+    document_ids: list[str]
+    answer_ids: list[str]
+
+
+QueryParams = dict[str, str | int | float | bytes]  # FT.SEARCH's PARAMS
+# A search result's document as redis-py gives it (Document.__dict__): its fields, its id, its payload.
+Values = dict[str, Any]
 
 
 def index_name() -> str:
@@ -86,7 +106,7 @@ def is_missing_index(exc: Exception) -> bool:
     return any(marker in str(exc).lower() for marker in _NO_INDEX)
 
 
-def index_schema() -> tuple[list, IndexDefinition]:
+def index_schema() -> tuple[list[Field], IndexDefinition]:
     """The index's fields and definition. HNSW with EF_CONSTRUCTION 64, not RediSearch's 200: every
     answered miss is inserted, and at 10,000 entries an insert cost Valkey 0.55 ms with 200 and 0.28 ms
     with 64; the cache is read with a distance threshold, which the smaller graph keeps meeting
@@ -97,7 +117,7 @@ def index_schema() -> tuple[list, IndexDefinition]:
     2,000 entries, 1.9 ms at 10,000); HYBRID_POLICY BATCHES would be 0.13 ms but loses a rare
     scope's entries behind nearer ones of other scopes (a test in tests/coach/test_cache_semantic.py).
     So knn() walks the graph without the filter first and filters only when it has to."""
-    fields = [
+    fields: list[Field] = [
         TagField("game"), TagField("category"), TagField("language"), TagField("model"), TagField("filters"),
         TagField("documents", separator=","), TagField("answers", separator=","),
         NumericField("expires"),
@@ -107,10 +127,10 @@ def index_schema() -> tuple[list, IndexDefinition]:
     return fields, IndexDefinition(prefix=[key_prefix()], index_type=IndexType.HASH)
 
 
-def _create_index(client) -> object:
-    """FT.CREATE through `client` (a client or a pipeline, sync or async: the caller awaits or executes)."""
+def _create_index(client: redis.Redis | redis.asyncio.Redis) -> None:
+    """FT.CREATE through `client`: sent by a sync client, queued by a pipeline (sync or async) for its execute."""
     fields, definition = index_schema()
-    return client.ft(index_name()).create_index(fields, definition=definition)
+    client.ft(index_name()).create_index(fields, definition=definition)
 
 
 def _scope_fields(scope: Scope) -> dict[str, str]:
@@ -119,10 +139,10 @@ def _scope_fields(scope: Scope) -> dict[str, str]:
             "model": scope.model_name, "filters": scope.filters or NONE}  # fmt: skip
 
 
-def store_mapping(*, scope: Scope, question: str, embedding: list[float], payload: dict,
-                  document_ids: list[str], answer_ids: list[str], ttl: float) -> tuple[str, dict]:  # fmt: skip
+def store_mapping(*, scope: Scope, question: str, embedding: list[float], payload: Payload, document_ids: list[str],
+                  answer_ids: list[str], ttl: float) -> tuple[str, dict[str, str | bytes]]:  # fmt: skip
     entry_id = uuid.uuid4().hex
-    mapping = {
+    mapping: dict[str, str | bytes] = {
         **_scope_fields(scope), "documents": ",".join(document_ids), "answers": ",".join(answer_ids),
         "expires": f"{time.time() + ttl:.3f}", "question": question,
         # "reply", not "payload": redis-py's search Document takes payload as an argument of its own
@@ -136,8 +156,9 @@ _RETURNED = ("question", "reply", "documents", "answers", "distance")
 _SCOPE_FIELDS = ("game", "category", "language", "model", "filters", "expires")
 
 
-def knn_query(*, scope: Scope | None, embedding: list[float], k: int) -> tuple[Query, dict]:
+def knn_query(*, scope: Scope | None, embedding: list[float], k: int) -> tuple[Query, QueryParams]:
     """The k nearest entries in scope; scope None: the k nearest of the whole index, with their scope."""
+    returned: tuple[str, ...]
     if scope is None:
         text, returned = f"*=>[KNN {k} @embedding $vec AS distance]", (*_RETURNED, *_SCOPE_FIELDS)
     else:
@@ -151,7 +172,7 @@ def knn_query(*, scope: Scope | None, embedding: list[float], k: int) -> tuple[Q
     return query, {"vec": vector_bytes(embedding)}
 
 
-def _rows(result) -> list[tuple[str, dict]] | None:
+def _rows(result: Result) -> list[tuple[str, Values]] | None:
     """A search result's documents as (key, fields), nearest first; None when an entry was reclaimed
     between the index read and the load (it comes back without its fields)."""
     rows = [(doc.id, doc.__dict__) for doc in result.docs]
@@ -160,12 +181,12 @@ def _rows(result) -> list[tuple[str, dict]] | None:
     return rows
 
 
-def _in_scope(values: dict, scope: Scope, now: float) -> bool:
+def _in_scope(values: Values, scope: Scope, now: float) -> bool:
     expires = float(values.get("expires") or 0)
     return all(values.get(name) == value for name, value in _scope_fields(scope).items()) and expires > now
 
 
-def nearest_in_scope(result, *, scope: Scope, k: int, within: float) -> list[Candidate] | None:
+def nearest_in_scope(result: Result, *, scope: Scope, k: int, within: float) -> list[Candidate] | None:
     """The unfiltered query's answer for this scope, or None when only the filtered query can tell.
 
     When none of the k nearest entries is within `within`, nothing in scope is (a miss, the usual
@@ -184,12 +205,12 @@ def nearest_in_scope(result, *, scope: Scope, k: int, within: float) -> list[Can
     return [_candidate(key, values) for key, values in near[:k]]
 
 
-def parse_candidates(result) -> list[Candidate]:
+def parse_candidates(result: Result) -> list[Candidate]:
     """A search result as candidates, nearest first (entries reclaimed while read left out)."""
     return [_candidate(doc.id, doc.__dict__) for doc in result.docs if "reply" in doc.__dict__]
 
 
-def _candidate(key: str, values: dict) -> Candidate:
+def _candidate(key: str, values: Values) -> Candidate:
     return Candidate(
         entry_id=key.removeprefix(key_prefix()),
         question=values.get("question", ""),
@@ -207,7 +228,7 @@ def ids_query(field: str, value: str) -> Query:
 # --- sync ---------------------------------------------------------------------------------------
 
 
-def _ensure_index(client) -> None:
+def _ensure_index(client: redis.Redis) -> None:
     try:
         _create_index(client)
     except Exception as exc:
@@ -216,7 +237,9 @@ def _ensure_index(client) -> None:
     _indexes_seen.add(index_name())
 
 
-def _store_pipeline(pipe, *, ttl: float, fields: dict) -> tuple[str, bool]:
+def _store_pipeline(
+    pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline, *, ttl: float, fields: EntryFields
+) -> tuple[str, bool]:
     """Queue a store on `pipe`: FT.CREATE first while the index is not known to exist (after a
     FLUSHDB, say), then the entry and its TTL. Returns the entry id, and whether FT.CREATE went."""
     entry_id, mapping = store_mapping(ttl=ttl, **fields)
@@ -224,12 +247,13 @@ def _store_pipeline(pipe, *, ttl: float, fields: dict) -> tuple[str, bool]:
     create = index_name() not in _indexes_seen
     if create:
         _create_index(pipe)
-    pipe.hset(key, mapping=mapping)
+    # redis-py types `mapping` as a Mapping keyed by its whole union of field types, which no dict[str, ...] is.
+    pipe.hset(key, mapping=mapping)  # type: ignore[arg-type]
     pipe.pexpire(key, max(1, int(ttl * 1000)))
     return entry_id, create
 
 
-def _raise_failed(replies: list, *, created: bool) -> None:
+def _raise_failed(replies: list[object], *, created: bool) -> None:
     """A store pipeline's replies: "index already exists" is the usual answer to FT.CREATE; any other
     error is raised."""
     if created:
@@ -242,7 +266,7 @@ def _raise_failed(replies: list, *, created: bool) -> None:
             raise reply
 
 
-def store(*, ttl: float, **fields) -> str:
+def store(*, ttl: float, **fields: Unpack[EntryFields]) -> str:
     """One round trip: the index made if it may be missing, the entry and its TTL."""
     with redis_sync().pipeline(transaction=False) as pipe:
         entry_id, created = _store_pipeline(pipe, ttl=ttl, fields=fields)
@@ -295,7 +319,7 @@ def delete(*, entry_id: str) -> int:
     return redis_sync().delete(key_prefix() + entry_id)
 
 
-def probe_search_module(client) -> bool:
+def probe_search_module(client: redis.Redis) -> bool:
     """True when the server answers FT._LIST (RediSearch or a compatible module)."""
     try:
         client.execute_command("FT._LIST")
@@ -307,16 +331,17 @@ def probe_search_module(client) -> bool:
 # --- async --------------------------------------------------------------------------------------
 
 
-async def _aensure_index(client) -> None:
+async def _aensure_index(client: redis.asyncio.Redis) -> None:
+    fields, definition = index_schema()
     try:
-        await _create_index(client)
+        await client.ft(index_name()).create_index(fields, definition=definition)
     except Exception as exc:
         if "already exists" not in str(exc).lower():
             raise
     _indexes_seen.add(index_name())
 
 
-async def astore(*, ttl: float, **fields) -> str:
+async def astore(*, ttl: float, **fields: Unpack[EntryFields]) -> str:
     async with redis_async().pipeline(transaction=False) as pipe:
         entry_id, created = _store_pipeline(pipe, ttl=ttl, fields=fields)
         replies = await pipe.execute(raise_on_error=False)
@@ -362,7 +387,7 @@ async def adelete(*, entry_id: str) -> int:
     return await redis_async().delete(key_prefix() + entry_id)
 
 
-async def aprobe_search_module(client) -> bool:
+async def aprobe_search_module(client: redis.asyncio.Redis) -> bool:
     try:
         await client.execute_command("FT._LIST")
     except redis.ResponseError:

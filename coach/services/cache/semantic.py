@@ -18,8 +18,10 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -28,7 +30,8 @@ from coach.services.guard import EntityFinder, guard_check, question_language
 
 from . import pg_index, redis_index
 from .clients import cache_redis_url, redis_async, redis_failed, redis_skipped, redis_sync
-from .redis_index import Candidate, Scope
+from .exact import Payload
+from .redis_index import Candidate, EntryFields, Scope
 from .verify import asemantic_hit_verify, verify_model
 
 logger = logging.getLogger("coach.cache")
@@ -40,6 +43,7 @@ _backend_choice: dict[tuple[str, str], str] = {}
 # differently: e5 puts every question of one game within ~0.1 of another). Other models (OpenAI's)
 # use SEMANTIC_CACHE_MAX_DISTANCE.
 MAX_DISTANCE_BY_MODEL = {"offline-multilingual-e5-small-q4": 0.06, "offline-hash-ngram-v1": 0.28}
+Ref = int | str | UUID  # a document's or an answer's id: entries keep it as its string
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,7 @@ class SemanticHit:
     document_ids: tuple[str, ...]
     question: str
     distance: float
-    payload: dict
+    payload: Payload
     verify_cost_usd: Decimal = Decimal(0)  # the model call that confirmed it (verify.py), if any
 
 
@@ -89,7 +93,7 @@ def semantic_scope(*, game: str, question: str, model_name: str, category: str |
 
 
 def _setting() -> str:
-    choice = settings.SEMANTIC_CACHE_BACKEND
+    choice: str = settings.SEMANTIC_CACHE_BACKEND
     if choice not in BACKENDS:
         raise ValueError(f"SEMANTIC_CACHE_BACKEND must be one of {BACKENDS}, not {choice!r}")
     return choice
@@ -187,7 +191,8 @@ def _failed(backend: str, what: str, exc: Exception) -> None:
 
 
 def _max_distance(model_name: str) -> float:
-    return MAX_DISTANCE_BY_MODEL.get(model_name, settings.SEMANTIC_CACHE_MAX_DISTANCE)
+    default: float = settings.SEMANTIC_CACHE_MAX_DISTANCE
+    return MAX_DISTANCE_BY_MODEL.get(model_name, default)
 
 
 def semantic_cache_lookup(
@@ -262,7 +267,9 @@ async def asemantic_cache_lookup(
 # --- store --------------------------------------------------------------------------------------
 
 
-def _store_fields(*, game, question, embedding, model_name, payload, document_ids, answer_id, category, tags):
+def _store_fields(*, game: str, question: str, embedding: list[float], model_name: str, payload: Payload,
+                  document_ids: Iterable[Ref], answer_id: Ref | None, category: str | None,
+                  tags: list[str] | None) -> EntryFields:  # fmt: skip
     scope = semantic_scope(game=game, question=question, model_name=model_name, category=category, tags=tags)
     return {
         "scope": scope,
@@ -274,8 +281,8 @@ def _store_fields(*, game, question, embedding, model_name, payload, document_id
     }
 
 
-def semantic_cache_store(*, game: str, question: str, embedding: list[float], model_name: str, payload: dict,
-                         document_ids: list, answer_id=None, category: str | None = None,
+def semantic_cache_store(*, game: str, question: str, embedding: list[float], model_name: str, payload: Payload,
+                         document_ids: Iterable[Ref], answer_id: Ref | None = None, category: str | None = None,
                          tags: list[str] | None = None, ttl: float | None = None) -> str | None:  # fmt: skip
     """Keep a freshly generated answer for near questions; returns the entry id, None if not stored.
 
@@ -300,7 +307,8 @@ def semantic_cache_store(*, game: str, question: str, embedding: list[float], mo
 
 
 async def asemantic_cache_store(*, game: str, question: str, embedding: list[float], model_name: str,
-                                payload: dict, document_ids: list, answer_id=None, category: str | None = None,
+                                payload: Payload, document_ids: Iterable[Ref], answer_id: Ref | None = None,
+                                category: str | None = None,
                                 tags: list[str] | None = None, ttl: float | None = None) -> str | None:  # fmt: skip
     """semantic_cache_store for the async ask view."""
     backend = await asemantic_cache_backend()
@@ -319,7 +327,7 @@ async def asemantic_cache_store(*, game: str, question: str, embedding: list[flo
         return None
 
 
-def _pg_store(*, ttl: float, fields: dict) -> str:
+def _pg_store(*, ttl: float, fields: EntryFields) -> str:
     _purge_now_and_then()
     return pg_index.store(ttl=ttl, **fields)
 
@@ -338,16 +346,16 @@ def _purge_now_and_then() -> None:
 # --- eviction -----------------------------------------------------------------------------------
 
 
-def _evict(field: str, value, what: str, entry_id: str = "") -> int | None:
+def _evict(field: str, value: Ref, what: str, entry_id: str = "") -> int | None:
     backend = semantic_cache_backend()
     if backend == "off":
         return 0
     if backend == "unavailable" or (backend == "redis" and redis_skipped()):
         logger.error("coach cache: %s %s not evicted, Redis unavailable; entries expire by TTL", what, value)
         return None
+    evict, delete = (redis_index.evict, redis_index.delete) if backend == "redis" else (pg_index.evict, pg_index.delete)
     try:
-        index = redis_index if backend == "redis" else pg_index
-        evicted = index.evict(field=field, value=str(value)) + (index.delete(entry_id=entry_id) if entry_id else 0)
+        evicted = evict(field=field, value=str(value)) + (delete(entry_id=entry_id) if entry_id else 0)
     except Exception as exc:
         _failed(backend, f"evict {what} {value}", exc)
         return None
@@ -356,7 +364,7 @@ def _evict(field: str, value, what: str, entry_id: str = "") -> int | None:
     return evicted
 
 
-async def _aevict(field: str, value, what: str, entry_id: str = "") -> int | None:
+async def _aevict(field: str, value: Ref, what: str, entry_id: str = "") -> int | None:
     backend = await asemantic_cache_backend()
     if backend == "pgvector":
         return await sync_to_async(_evict)(field, value, what, entry_id)
@@ -377,20 +385,20 @@ async def _aevict(field: str, value, what: str, entry_id: str = "") -> int | Non
     return evicted
 
 
-def semantic_cache_evict_document(*, document_id) -> int | None:
+def semantic_cache_evict_document(*, document_id: Ref) -> int | None:
     """Drop every entry answered from this knowledge document (it changed); how many, None if the cache is down."""
     return _evict("documents", document_id, "document")
 
 
-def semantic_cache_evict_answer(*, answer_id, entry_id: str = "") -> int | None:
+def semantic_cache_evict_answer(*, answer_id: Ref, entry_id: str = "") -> int | None:
     """Drop the entry holding this answer (a down-vote) and, for an answer served from the cache, the entry
     it came from (`entry_id`: its QuestionLog.semantic_entry)."""
     return _evict("answers", answer_id, "answer", entry_id)
 
 
-async def asemantic_cache_evict_document(*, document_id) -> int | None:
+async def asemantic_cache_evict_document(*, document_id: Ref) -> int | None:
     return await _aevict("documents", document_id, "document")
 
 
-async def asemantic_cache_evict_answer(*, answer_id, entry_id: str = "") -> int | None:
+async def asemantic_cache_evict_answer(*, answer_id: Ref, entry_id: str = "") -> int | None:
     return await _aevict("answers", answer_id, "answer", entry_id)

@@ -17,8 +17,10 @@ import logging
 import time
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
+from openai.types import CompletionUsage
 
 logger = logging.getLogger("coach.cache")
 
@@ -40,10 +42,17 @@ def verify_model() -> str:
     """The model that confirms hits, or "" when confirmation is off."""
     if not settings.OPENAI_API_KEY:
         return ""
-    return settings.SEMANTIC_CACHE_VERIFY_MODEL
+    model: str = settings.SEMANTIC_CACHE_VERIFY_MODEL
+    return model
 
 
-def _params(model: str) -> dict:
+class _Limits(TypedDict, total=False):
+    max_completion_tokens: int
+    max_tokens: int
+    temperature: float
+
+
+def _params(model: str) -> _Limits:
     from ai.llm import is_reasoning_model
 
     if is_reasoning_model(model):  # reasoning tokens count against the limit: leave room for them
@@ -51,7 +60,7 @@ def _params(model: str) -> dict:
     return {"max_tokens": 1, "temperature": 0}
 
 
-def _cost(model: str, usage) -> Decimal:
+def _cost(model: str, usage: CompletionUsage | None) -> Decimal:
     from billing.plans import cost_usd
 
     if usage is None:
