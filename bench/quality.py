@@ -57,7 +57,7 @@ def load_questions() -> list[dict]:
 
 def ingest_library() -> dict[int, str]:
     """The library's documents, created or updated (unchanged ones are left alone); document id -> path."""
-    from knowledge.ingestion import read_file
+    from knowledge.ingestion.sources import read_file
     from knowledge.models import Document
     from knowledge.services.documents import document_ingest
     from knowledge.services.games import game_create_or_update

@@ -206,7 +206,7 @@ class UploadBatch(models.Model):
         _("new documents are"), max_length=10, choices=Document.Status.choices, default=Document.Status.PUBLISHED
     )
     archive_name = models.CharField(_("zip"), max_length=255, blank=True)  # the zip(s) the files came from
-    # The zip's manifest as uploaded (knowledge.ingestion.manifest_load reads it again in the worker).
+    # The zip's manifest as uploaded (knowledge.ingestion.manifest.manifest_load reads it again in the worker).
     manifest_name = models.CharField(max_length=100, blank=True)
     manifest = models.TextField(blank=True)
     state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)

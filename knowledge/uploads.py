@@ -18,15 +18,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .ingestion import (
-    SUPPORTED_SUFFIXES,
-    Defaults,
-    Manifest,
-    ManifestError,
-    library_read,
-    manifest_load,
-    manifest_path_normalise,
-)
+from .ingestion.library import Defaults, library_read
+from .ingestion.manifest import Manifest, ManifestError, manifest_load, manifest_path_normalise
+from .ingestion.sources import SUPPORTED_SUFFIXES
 from .models import Document, Game, UploadBatch, UploadFile
 from .services.documents import document_ingest
 from .services.games import game_create_or_update
@@ -62,7 +56,7 @@ class Incoming:
 
 # --- the manifest ---------------------------------------------------------------------------------
 def manifest_read(name: str, raw: bytes) -> Manifest:
-    """The zip's manifest, checked by knowledge.ingestion.manifest_load (the command's own reader), which
+    """The zip's manifest, checked by knowledge.ingestion.manifest.manifest_load (the command's own reader), which
     reads a file: so it is put in one, under its own name. UploadRefused lists every problem."""
     with tempfile.TemporaryDirectory(prefix="upload-manifest-") as folder:
         path = Path(folder) / posixpath.basename(name)
@@ -213,7 +207,7 @@ def upload_batch_create(
 # --- ingesting a batch (the Celery task) ----------------------------------------------------------
 def upload_batch_ingest(*, batch_id: int) -> UploadBatch:
     """Ingest the batch's queued files as `manage.py ingest` would a folder with its manifest (the same
-    knowledge.ingestion.library_read decides each document's game, metadata, title and identity);
+    knowledge.ingestion.library.library_read decides each document's game, metadata, title and identity);
     safe to run twice: a file is marked done or failed in the transaction that ingests it."""
     UploadBatch.objects.filter(pk=batch_id, state=UploadBatch.State.QUEUED).update(state=UploadBatch.State.RUNNING)
     batch = UploadBatch.objects.select_related("game").get(pk=batch_id)
@@ -265,7 +259,7 @@ def _upload_fail(file_id: int, error: str) -> None:
 def upload_file_ingest(*, file_id: int, file, batch: UploadBatch) -> set[int]:
     """All the file's documents or none: a bad line or an invalid document fails the whole file, with why.
 
-    `file` is the file as knowledge.ingestion.library_read read it; returns the ids of games changed."""
+    `file` is the file as knowledge.ingestion.library.library_read read it; returns the ids of games changed."""
     with transaction.atomic():
         upload = UploadFile.objects.select_for_update().filter(pk=file_id, status=UploadFile.Status.QUEUED).first()
         if upload is None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from knowledge import chunking
-from knowledge.ingestion import read_file
+from knowledge.ingestion.sources import read_file
 from knowledge.models import Document, Game, GlossaryTerm
 from knowledge.services.catalogue import catalogue_load
 from knowledge.services.documents import document_delete, document_ingest, documents_reembed_stale

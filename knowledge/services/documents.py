@@ -73,7 +73,7 @@ def document_create(
     sync: bool = False,
 ) -> Document:
     """Create a document and index it: in the background, or inline (sync) before returning."""
-    from ..ingestion import detect_language
+    from ..ingestion.sources import detect_language
 
     document = Document(
         game=game,
@@ -192,7 +192,7 @@ def document_ingest(
     identity an older ingestion gave the same source) is given source_key, not duplicated.
     dry_run reports what would happen and writes nothing.
     """
-    from ..ingestion import detect_language
+    from ..ingestion.sources import detect_language
 
     content = chunking.normalise(content)
     pieces = _pieces(content, content_format)

@@ -8,7 +8,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from knowledge.ingestion import Defaults, ManifestError, SourceError, library_read, manifest_load
+from knowledge.ingestion.library import Defaults, library_read
+from knowledge.ingestion.manifest import ManifestError, manifest_load
+from knowledge.ingestion.sources import SourceError
 from knowledge.models import Document, Game
 from knowledge.services.documents import document_ingest
 from knowledge.services.games import game_create_or_update
