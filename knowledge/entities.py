@@ -12,7 +12,8 @@ text is walked token by token (a token is a run of ASCII letters and digits, or 
 - With no exact match at a token, a token (or its stem before particles) one edit from a name
   (substitution, insertion, deletion, swap of neighbours) is snapped to it: Hangul names and tokens of
   4+ syllables, Latin ones of 5+ letters, since a 4-letter Latin name sits one edit from ordinary
-  words too often (Sion/sign, Nami/name, Rell/real, Bind/kind, Pyke/poke). Ordinary words that are one
+  words too often (Sion/sign, Nami/name, Rell/real, Bind/kind, Pyke/poke). A 3-syllable Korean name
+  snaps only from one letter (jamo) off in one syllable (카직수 -> 카직스). Ordinary words that are one
   edit from a name (ORDINARY_WORDS, from the shipped list) and names of other entities are never
   snapped, nor a token close to two entities.
 """
@@ -36,13 +37,16 @@ _KO_SUFFIX_WORDS = """
 이든 든 요 이요 이야 이에요 예요 이다 다 입니다 인데 인가 인가요 냐 이냐 라 이라 라는 이라는 라고 이라고
 한테서 에게서 같이 같은 만큼 밖에 뿐 마다 조차 마저 대로 보고 더러 이며 며 이고 고 인지 지
 전 상대 카운터 공략 빌드 템 템트리 룬 룬세팅 픽 장인 유저 패턴 스킬 콤보 잡기 잡는 잡는법 잡을 이상 이하 급 구간 티어
-판 게임 특성 증강 덱 조합 시너지 들 님 씨
+판 게임 특성 증강 덱 조합 시너지 들 님 씨 일 이면 면
 """
 KO_SUFFIXES = frozenset(_KO_SUFFIX_WORDS.split())
 _KO_SUFFIX_MAX = max(len(s) for s in KO_SUFFIXES)
 
 TYPO_MIN_HANGUL = 4
 TYPO_MIN_LATIN = 5
+# A 3-syllable Korean name snaps only from a slip of one letter (jamo) in one syllable: 카직수 -> 카직스,
+# 격노겸 -> 격노검. One whole syllable off is too often another word at that length.
+TYPO_MIN_HANGUL_JAMO = 3
 
 _ORDINARY_FILE = Path(__file__).resolve().parent / "catalogue" / "ordinary_words.txt"
 
@@ -102,6 +106,25 @@ def _osa_distance_at_most_one(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :]
 
 
+def _jamo(syllable: str) -> tuple[int, int, int]:
+    """A Hangul syllable's initial consonant, vowel and final consonant (0: none)."""
+    code = ord(syllable) - 0xAC00
+    return code // 588, code % 588 // 28, code % 28
+
+
+def _typo_of(word: str, name: str) -> bool:
+    """Whether `word` is a typo of `name`: one edit away, and for a short Korean name one letter (jamo)
+    of one syllable (initial, vowel or final consonant, a final added or dropped)."""
+    if len(name) >= TYPO_MIN_HANGUL or not _is_hangul(name[-1]):
+        return _osa_distance_at_most_one(word, name)
+    if len(word) != len(name) or not all(_is_hangul(ch) for ch in word):
+        return False
+    differ = [(a, b) for a, b in zip(word, name, strict=True) if a != b]
+    if len(differ) != 1:
+        return False
+    return sum(x != y for x, y in zip(_jamo(differ[0][0]), _jamo(differ[0][1]), strict=True)) == 1
+
+
 def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
@@ -151,7 +174,7 @@ class EntityIndex:
                     spellings.append(name)
                     index._add(entity_id, index._kinds[entity_id], name)
         for joined in index._joined:
-            if len(joined) >= (TYPO_MIN_HANGUL if _is_hangul(joined[-1]) else TYPO_MIN_LATIN):
+            if len(joined) >= (TYPO_MIN_HANGUL_JAMO if _is_hangul(joined[-1]) else TYPO_MIN_LATIN):
                 for key in (joined, *_deletes(joined)):
                     index._typo_keys.setdefault(key, set()).add(joined)
         return index
@@ -251,7 +274,7 @@ class EntityIndex:
         """A name one edit from token i (or its stem before particles), as _exact_at says it, or None."""
         start, _, word = token
         hangul = _is_hangul(word[0])
-        minimum = TYPO_MIN_HANGUL if hangul else TYPO_MIN_LATIN
+        minimum = TYPO_MIN_HANGUL_JAMO if hangul else TYPO_MIN_LATIN
         stems = [word]
         if hangul:
             stems += [word[:k] for k in range(len(word) - 1, minimum - 1, -1) if _is_suffix(word[k:])]
@@ -261,7 +284,7 @@ class EntityIndex:
             candidates: set[str] = set()
             for key in (stem, *_deletes(stem)):
                 candidates |= self._typo_keys.get(key, set())
-            entities = {self._joined[name] for name in candidates if _osa_distance_at_most_one(stem, name)}
+            entities = {self._joined[name] for name in candidates if _typo_of(stem, name)}
             if len(entities) == 1:
                 entity_id, kind = entities.pop()
                 return entity_id, kind, start, start + len(stem), i, True

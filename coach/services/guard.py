@@ -216,6 +216,9 @@ def _number(value: float) -> str:
 _ENGLISH_NEGATION = re.compile(
     r"\b(?:not|no|never|none|nothing|nobody|neither|nor|without|cannot|except|excluding|instead of|skip\w*)\b"
     r"|n't\b|n’t\b"
+    # contractions typed without the apostrophe ("when shouldnt i ult"); "cant" and "wont" are rarely
+    # anything else in a question
+    r"|\b(?:dont|doesnt|didnt|cant|wont|shouldnt|couldnt|wouldnt|isnt|arent|wasnt|werent|havent|hasnt|aint)\b"
 )
 # Korean negation lives in verb endings and particles, so these match inside words:
 # 안 (short negation: "안 돼", "안맞아"), 못 (inability), 않 (long negation), 없 (absence),
@@ -299,7 +302,7 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
         # what to build and what counters it are different answers (counter vs build)
         "build": r"\bbuild\w*|\bitems?\b|빌드|코어템|아이템|템트리|(?<![가-힣])템(?![가-힣])",
         "counter": r"\bcounter\w*|카운터",
-        "comp": r"\bcomps?\b|\bcompositions?\b|조합",
+        "comp": r"\bcomps?\b|\bcompositions?\b|조합|덱(?![가-힣])",
         "evolution": r"\bevol\w*|진화",
         "combo": r"\bcombos?\b|콤보",
         "skill_order": r"\bskill order\b|스킬\s?순서|선마",
@@ -335,6 +338,12 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
         "force": r"\bforce[\s-]?buy\b|포스\s?바이",
         "half": r"\bhalf[\s-]?buy\b|하프\s?바이",
         "eco": r"\beco\b|에코",
+    },
+    # A patch note's direction: "what got nerfed in 14.4" is not "what got buffed in 14.4".
+    "change": {
+        "buff": r"\bbuff(?:s|ed|ing)?\b|버프|상향",
+        "nerf": r"\bnerf(?:s|ed|ing)?\b|너프|하향",
+        "rework": r"\brework\w*|리워크|리메이크",
     },
     # Losing is the other side of winning: "does Yasuo lose to Yone" may not take the answer to "does Yasuo
     # beat Yone" (its "yes" would mean the opposite). Weak is a facet above ("weakness").
@@ -403,8 +412,8 @@ _AUXILIARY = re.compile(r"(?<![a-z])(?:does|do|did|can|could|will|would|should)\
 _LOSE_TO = re.compile(r"(?<![a-z])(?:lose|loses|losing)\s+(?:to|against)(?![a-z])")
 _BEAT = re.compile(
     r"(?<![a-z])(?:beat|beats|beating|kill|kills|killing|handle|handling|punish|punishing|stop|stopping"
-    r"|shut\s+down|outplay|outplaying|fight|fighting)(?![a-z])"
-    r"|잡(?:는|기|을|아|나|음|고|으려)|(?<![가-힣])(?:이기|이겨|이김|이길|이긴|때려잡|죽이|파훼)"
+    r"|shut\s+down|outplay|outplaying|fight|fighting|break|breaking)(?![a-z])"
+    r"|잡(?:는|기|을|아|나|음|고|으려)|(?<![가-힣])(?:이기|이겨|이김|이길|이긴|때려잡|죽이|파훼|막는|막기|막으|막을|뚫는|뚫기)"
 )
 _ME_BEFORE = re.compile(
     r"(?<![a-z])(?:as(?:\s+an?)?|i\s+(?:play|main|am)|i'?m(?:\s+playing|\s+on)?|i\s+am\s+(?:playing|on)|playing(?:\s+as|\s+on)?"
@@ -435,7 +444,7 @@ _SUBJECT = ("가", "이")
 _NOT_A_NAME = frozenset({
     "how", "what", "who", "why", "when", "which", "everyone", "everything", "anyone", "them", "him", "her", "it",
     "어떻게", "어케", "어캐", "누가", "뭐", "뭘", "왜", "언제", "잘", "너무", "진짜", "정말", "쉽게", "빨리", "그냥",
-    "계속", "자꾸", "맨날", "못", "안",
+    "계속", "자꾸", "맨날", "못", "안", "누구", "누굴", "누구를", "누구랑", "무엇", "무엇을", "어디", "어느", "whom",
 })  # fmt: skip
 _COUNTER_NOUN = frozenset({"a", "an", "good", "to", "for"})  # "is A a counter to B": a noun, so a direction
 _OTHER_SIDE = {"me": "opp", "opp": "me", "counterer": "countered", "countered": "counterer"}

@@ -254,6 +254,10 @@ def test_versions_are_compared_as_written_and_whole_numbers_exactly():
         (elden, "말레니아 약하지 않아요?", "말레니아 약해요?"),
         (lol, "Should I skip armor on an eco?", "Should I buy armor on an eco?"),
         (elden, "첫 보스 스킵해도 돼요?", "첫 보스 잡아도 돼요?"),
+        # the apostrophe left out, as players type
+        (lol, "when shouldnt i flash as yasuo", "when should i flash as yasuo"),
+        (lol, "dont build crit on yasuo?", "build crit on yasuo?"),
+        (elden, "why cant i summon for malenia", "why can i summon for malenia"),
     ],
 )
 def test_an_added_or_removed_negation_is_refused(check, asked, cached):
@@ -308,6 +312,12 @@ def test_a_leading_filler_that_looks_negative_is_not_a_negation():
         (lol, "카이사 진화 아이템", "카이사 코어 아이템"),
         (lol, "best team comp for ranked", "best comp for ranked"),
         (lol, "랭크 팀 조합 추천", "랭크 조합 추천"),
+        # a patch note's direction
+        (lol, "what got nerfed in 14.4", "what got buffed in 14.4"),
+        (lol, "14.4 하향 챔 뭐 있음?", "14.4 상향 챔 뭐 있음?"),
+        (lol, "14.4 너프 먹은 챔", "14.4 버프 받은 챔"),
+        # "which comp" is another question than the item or augment alone
+        (lol, "보석 연꽃 골라야 되는 덱", "보석 연꽃 언제 골라?"),
     ],
 )
 def test_a_different_role_rank_side_element_facet_or_modifier_is_refused(check, asked, cached):
@@ -576,6 +586,10 @@ AGAINST_VS_PLAYING = [
     ("{x} 만나면 어떻게 해요", "{x} 어떻게 해요"),
     ("상대 {x} 어떻게 해요", "{x} 어떻게 해요"),
     ("{x}전 팁", "{x} 팁"),
+    ("{x} 막는 법", "{x} 활용법"),
+    ("{x} 뚫는 법", "{x} 하는 법"),
+    ("how to break {x}", "how to use {x}"),
+    ("how to stop {x}", "how to play {x}"),
 ]
 
 
@@ -609,6 +623,9 @@ def test_playing_against_a_champion_is_not_playing_it(asked, cached):
         ("야스오 카운터는 요네?", "야스오는 요네가 카운터예요?"),
         ("요네가 잡기 쉬워요?", "요네 잡기 쉬워요?"),
         ("야스오 요네 매치업", "야스오 vs 요네 매치업"),
+        # a question word where a name could stand is no unknown opponent
+        ("제드 누구한테 약해요?", "제드 누구한태 약해요?"),
+        ("who is jinx weak against", "jinx is weak against whom"),
     ],
 )
 def test_the_same_side_written_another_way_reads_the_same_roles(asked, cached):
