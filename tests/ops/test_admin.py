@@ -239,7 +239,7 @@ def test_the_unfiltered_log_list_counts_by_the_planners_estimate(admin_client, m
     # given a "large" table (the threshold lowered) whose statistics are three rows old
     from django.db import connection
 
-    from coach.admin import EstimatedCountPaginator
+    from coach.admin.question_logs import EstimatedCountPaginator
 
     monkeypatch.setattr(EstimatedCountPaginator, "ESTIMATE_ABOVE", 1)
     for n in range(3):
