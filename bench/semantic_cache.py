@@ -22,7 +22,12 @@ semantic.MAX_DISTANCE_BY_MODEL), with and without the guard, and what a perfect 
 no wrong one. Also measured: the guard's and canonicalisation's CPU per lookup (microseconds), and
 the embedding time per question.
 
-    .venv/bin/python bench/semantic_cache.py [--data PATH] [--embedders hash,e5] [--out PATH]
+An outside pairs file (bench/data/outside_pairs*.jsonl, written by someone who saw neither the code nor the
+other pairs; every pair "holdout") is read alone: its intents are its own, so mixed into another file's
+index a same-meaning hit across the two files would count as a wrong one. --show lists, at the service's
+threshold with the guard, each wrong hit and each same-meaning pair not served, with the check that refused it.
+
+    .venv/bin/python bench/semantic_cache.py [--data PATH] [--embedders hash,e5] [--out PATH] [--show]
 """
 
 from __future__ import annotations
@@ -247,6 +252,29 @@ def guard_cost(pairs, indexes, k: int) -> dict:
     return out
 
 
+def show(pairs, distances, indexes, threshold, k, name) -> None:
+    """Print the held-out wrong hits and the same-meaning pairs not served, at `threshold` with the guard."""
+    from coach.services.guard import guard_check
+
+    if k is None:
+        rows = _outcomes(pairs, distances, indexes, threshold, True)
+    else:
+        rows = _outcomes_index(pairs, distances, indexes, threshold, True, k)
+    print(f"\n{name} @{threshold:.2f} with the guard, held-out:")
+    for pair, outcome in rows:
+        stored, asked = pair["stored"], pair["asked"]
+        if pair["split"] != "holdout" or outcome == ("right" if pair["same"] else None):
+            continue
+        if k is None:
+            distance = distances[pair["id"]]
+        else:
+            distance = next(d for side, d in distances[pair["id"]] if side["question"] == stored["question"])
+        verdict = guard_check(asked["question"], stored["question"], index=indexes[asked["game"]])
+        why = "wrong hit" if outcome == "wrong" else f"missed ({verdict.reason or 'distance'})"
+        questions = f"{stored['question']} || {asked['question']}"
+        print(f"  {pair['id']} {pair['kind']:<17} {why:<22} {distance:.3f}  {questions}")
+
+
 def _fmt_kinds(rates: dict) -> str:
     return ", ".join(f"{kind} {v['hits']}/{v['pairs']}" for kind, v in rates["by_kind"].items())
 
@@ -262,6 +290,7 @@ def main() -> int:
         help="index: every stored question is a candidate (k nearest); pairs: each pair alone",
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "semantic_cache.json")
+    parser.add_argument("--show", action="store_true", help="list wrong hits and misses at the service threshold")
     args = parser.parse_args()
     _setup_django()
     from django.conf import settings
@@ -312,6 +341,8 @@ def main() -> int:
             if args.mode == "index":
                 distances = _all_distances(pairs, vectors, texts)
             service = MAX_DISTANCE_BY_MODEL.get(embedder.model_name, settings.SEMANTIC_CACHE_MAX_DISTANCE)
+            if args.show and key == "raw":
+                show(pairs, distances, indexes, service, k if args.mode == "index" else None, name)
             for guard in (False, True):
                 table = sweep(pairs, distances, indexes, guard, k if args.mode == "index" else None)
                 if key == "raw" and name == settings.OFFLINE_EMBEDDER:  # what bin/bench's targets read

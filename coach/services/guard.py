@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -30,16 +31,23 @@ _NO_SPACE = re.compile(r"\s+")
 
 
 class EntityMatch(Protocol):
-    entity_id: str
-    kind: str
-    start: int
-    end: int
+    @property
+    def entity_id(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
 
 
 class EntityFinder(Protocol):
-    """What the guard needs of a game's entity index (knowledge.entities.EntityIndex has it)."""
+    """What the guard needs of a game's entity index (knowledge.entities.EntityIndex has it); hashable,
+    since the guard's caches are keyed on it."""
 
-    def find(self, text: str) -> list[EntityMatch]: ...
+    def find(self, text: str) -> Sequence[EntityMatch]: ...
+
+    def __hash__(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,7 @@ class TermIndex:
 
 
 @lru_cache(maxsize=256)
-def _entity_pattern(terms: tuple[str, ...]) -> re.Pattern | None:
+def _entity_pattern(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     """One alternation, longest term first, so "카직스" wins over "직스" and "Godfrey" never reads "God".
 
     Latin-script edges need a word boundary ("Vi" is not in "vision"); Hangul edges do not, since
@@ -131,7 +139,7 @@ _PUNCTUATION = re.compile(r"[^\w\s.]|(?<!\d)\.|\.(?!\d)|_")
 
 
 @lru_cache(maxsize=4096)
-def _names(text: str, index: EntityFinder | None) -> tuple:
+def _names(text: str, index: EntityFinder | None) -> tuple[EntityMatch, ...]:
     """The names in the (normalised) text, in order; canonicalisation and roles both read them."""
     return tuple(sorted(index.find(text), key=lambda m: m.start)) if index is not None else ()
 
@@ -454,7 +462,7 @@ def _gap_ok(gap: str) -> bool:
     return len(gap) <= 24 and all(token in _GAP_WORDS for token in _GAP_TOKEN.findall(gap))
 
 
-def _beside(text: str, matches: list, start: int, end: int) -> tuple[int | None, int | None]:
+def _beside(text: str, matches: Sequence[EntityMatch], start: int, end: int) -> tuple[int | None, int | None]:
     """The names just before and just after text[start:end] (indices into matches), if any."""
     left = right = None
     for i, match in enumerate(matches):
@@ -473,7 +481,7 @@ def roles_in(text: str, index: EntityFinder | None) -> tuple[tuple[str, str], ..
     return _roles(text, _names(text, index))
 
 
-def _roles(text: str, matches: tuple) -> tuple[tuple[str, str], ...]:
+def _roles(text: str, matches: tuple[EntityMatch, ...]) -> tuple[tuple[str, str], ...]:
     roles: dict[int, str] = {}
     unnamed = False
     unknown: set[str] = set()  # the word where a relation word expects a name the catalogue does not have
@@ -521,15 +529,15 @@ def _roles(text: str, matches: tuple) -> tuple[tuple[str, str], ...]:
             unknown.add(_word_after(text, found.end()))
     for found in _KOREAN_OPPONENT.finditer(text):
         left, right = _beside(text, matches, found.start(), found.end())
-        before = _word_before(text, found.start()) if left is None else ""
-        if before in _NOT_A_NAME:
-            before = ""
+        word_before = _word_before(text, found.start()) if left is None else ""
+        if word_before in _NOT_A_NAME:
+            word_before = ""
         mark(left, "opp")
         # "요네 상대 야스오": Yasuo plays Yone; "상대 요네" is the opposing Yone; "스몰더 상대로 야스오": a word the
         # catalogue lacks is the opponent
-        mark(right, "me" if left is not None or before else "opp")
+        mark(right, "me" if left is not None or word_before else "opp")
         if left is None:
-            unknown.add(before)
+            unknown.add(word_before)
             unnamed = unnamed or right is None
     for found in _KOREAN_TO.finditer(text):
         left, _ = _beside(text, matches, found.start(), found.end())
@@ -618,11 +626,10 @@ def _word_before(text: str, position: int) -> str:
 
 def entities_in(text: str, index: EntityFinder | list[str] | tuple[str, ...] | None) -> list[str]:
     """The entity ids the question names, in the order it names them."""
-    if isinstance(index, (list, tuple)):
-        index = term_index(tuple(index))
-    if index is None:
+    finder = term_index(tuple(index)) if isinstance(index, (list, tuple)) else index
+    if finder is None:
         return []
-    return [match.entity_id for match in sorted(index.find(question_normalize(text)), key=lambda m: m.start)]
+    return [match.entity_id for match in sorted(finder.find(question_normalize(text)), key=lambda m: m.start)]
 
 
 def negations_in(text: str) -> int:
@@ -637,7 +644,8 @@ def topics_in(text: str) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {}
     for group, pattern in _TOPIC_PATTERNS:
         for match in pattern.finditer(text):
-            found.setdefault(group, set()).add(match.lastgroup)
+            if match.lastgroup:
+                found.setdefault(group, set()).add(match.lastgroup)
     return {group: frozenset(members) for group, members in found.items()}
 
 
@@ -649,7 +657,7 @@ _NUMBERED = re.compile(r"\d")
 
 
 @lru_cache(maxsize=4096)
-def _facts(text: str, index: EntityFinder | None) -> tuple:
+def _facts(text: str, index: EntityFinder | None) -> tuple[object, ...]:
     """What guard_check compares, in _CHECKS' order. Negation and topic words are read from the canonical
     form with the names taken out ("아니" as filler is not a negation, "Vi" is not a topic word).
     Cached: a lookup checks one question against up to k cached ones, and popular ones come up often."""
