@@ -117,8 +117,8 @@ def _typo_of(word: str, name: str) -> bool:
     of one syllable (initial, vowel or final consonant, a final added or dropped)."""
     if len(name) >= TYPO_MIN_HANGUL or not _is_hangul(name[-1]):
         return _osa_distance_at_most_one(word, name)
-    if len(word) != len(name) or not all(_is_hangul(ch) for ch in word):
-        return False
+    if len(word) != len(name) or not all(_is_hangul(ch) for ch in word) or word[-1] in KO_SUFFIXES:
+        return False  # a word ending in a particle is most often a 2-syllable word and it (미드가, 탑이)
     differ = [(a, b) for a, b in zip(word, name, strict=True) if a != b]
     if len(differ) != 1:
         return False

@@ -142,10 +142,11 @@ def test_a_three_syllable_korean_name_snaps_from_a_slip_of_one_letter(lol, valor
     assert _ids(valorant, "체임버 레이나 세이치 조합") == ["chamber", "reyna", "sage"]
 
 
-def test_a_three_syllable_word_a_whole_syllable_or_an_ordinary_word_away_stays_unknown(lol, valorant):
+def test_a_three_syllable_word_a_whole_syllable_or_an_ordinary_word_away_stays_unknown(lol, valorant, elden):
     assert _ids(lol, "카직바 정글") == ["jungle"]  # 바 for 스: more than one letter
     assert _ids(lol, "라이트 모드 설정") == []  # one letter from 라이즈 (Ryze), but an ordinary word
     assert _ids(valorant, "페이지 넘기는 법") == []  # one letter from 세이지 (Sage)
+    assert _ids(elden, "미드나 탑이나 어디든") == []  # 미드 with a particle, one letter from 미드라 (Midra)
 
 
 def test_a_copula_after_a_korean_name(lol):
