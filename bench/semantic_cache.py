@@ -10,7 +10,7 @@ the scope matches (game, category, language), the cosine distance is within the 
 the guard, coach.services.cache.semantic_hit_choose (what the lookup runs) agrees.
 
 For each embedder (hash: hashed n-grams; e5: multilingual-e5-small in-process) the cache key is either
-the raw question's embedding or the canonical question's (coach.services.guard.question_canonical:
+the raw question's embedding or the canonical question's (coach.services.guard.canonical.question_canonical:
 names as entity ids, politeness endings, filler and punctuation gone). The threshold is chosen on the
 dev part only (the best hit rate with wrong hits <= 1% of its look-alikes); the held-out part is then
 read at that threshold, never tuned on. The guard's entities come from the games' catalogues
@@ -74,14 +74,14 @@ def load_pairs(path: Path) -> list[dict]:
 
 
 def _lang(side: dict) -> str:
-    from coach.services.guard import question_language
+    from knowledge.sentences import question_language
 
     return question_language(side["question"])
 
 
 def entity_indexes(pairs: list[dict]) -> dict[str, object]:
     """The guard's entity index per game: the pairs' own "entities" (the older set), else the catalogue."""
-    from coach.services.guard import term_index
+    from coach.services.guard.entities import term_index
 
     games = {pair[side]["game"] for pair in pairs for side in ("stored", "asked")}
     if all("entities" in pair for pair in pairs):
@@ -223,7 +223,7 @@ def guard_cost(pairs, indexes, k: int) -> dict:
     cache empty, "warm" with the cached questions' facts already read (a popular entry's are)."""
     import gc
 
-    from coach.services import guard
+    from coach.services.guard import canonical, check, entities
 
     timings: dict[str, list[float]] = {"cold": [], "warm": []}
     gc.disable()  # a collection landing in one lookup says nothing about the guard
@@ -232,15 +232,15 @@ def guard_cost(pairs, indexes, k: int) -> dict:
             index = indexes[pair["asked"]["game"]]
             cached = [pair["stored"]["question"]] + [p["stored"]["question"] for p in pairs[: k - 1]]
             for state in ("cold", "warm"):
-                for cache in (guard._facts, guard._names, guard.question_canonical):
+                for cache in (check._facts, entities._names, canonical.question_canonical):
                     cache.cache_clear()
                 if state == "warm":
                     for question in cached:
-                        guard.guard_check(question, question, index=index)
+                        check.guard_check(question, question, index=index)
                 started = time.perf_counter()
-                guard.question_canonical(pair["asked"]["question"], index)
+                canonical.question_canonical(pair["asked"]["question"], index)
                 for question in cached:
-                    guard.guard_check(pair["asked"]["question"], question, index=index)
+                    check.guard_check(pair["asked"]["question"], question, index=index)
                 timings[state].append((time.perf_counter() - started) * 1e6)
     finally:
         gc.enable()
@@ -254,7 +254,7 @@ def guard_cost(pairs, indexes, k: int) -> dict:
 
 def show(pairs, distances, indexes, threshold, k, name) -> None:
     """Print the held-out wrong hits and the same-meaning pairs not served, at `threshold` with the guard."""
-    from coach.services.guard import guard_check
+    from coach.services.guard.check import guard_check
 
     if k is None:
         rows = _outcomes(pairs, distances, indexes, threshold, True)
@@ -296,7 +296,7 @@ def main() -> int:
     from django.conf import settings
 
     from coach.services.cache.semantic import MAX_DISTANCE_BY_MODEL
-    from coach.services.guard import question_canonical
+    from coach.services.guard.canonical import question_canonical
 
     pairs = load_pairs(args.data)
     indexes = entity_indexes(pairs)

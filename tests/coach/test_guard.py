@@ -10,17 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from coach.services.guard import (
-    entities_in,
-    guard_check,
-    negations_in,
-    numbers_in,
-    question_canonical,
-    question_language,
-    roles_in,
-    topics_in,
-)
+from coach.services.guard.canonical import question_canonical
+from coach.services.guard.check import guard_check
+from coach.services.guard.entities import entities_in
+from coach.services.guard.roles import roles_in
+from coach.services.guard.words import negations_in, numbers_in, topics_in
 from knowledge.entities import EntityIndex
+from knowledge.sentences import question_language
 
 CATALOGUE = Path(__file__).resolve().parents[2] / "knowledge" / "catalogue"
 ELDEN_TERMS = ["Malenia", "Maliketh", "Godrick", "Godfrey", "말레니아", "말리케스", "고드릭", "고드프리", "피의 강"]

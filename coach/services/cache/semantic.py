@@ -26,7 +26,9 @@ from uuid import UUID
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
-from coach.services.guard import EntityFinder, guard_check, question_language
+from coach.services.guard.check import guard_check
+from coach.services.guard.entities import EntityFinder
+from knowledge.sentences import question_language
 
 from . import pg_index, redis_index
 from .clients import cache_redis_url, redis_async, redis_failed, redis_skipped, redis_sync

@@ -1,0 +1,51 @@
+"""guard_check: every check the guard makes, on facts read once per question and cached."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from coach.services.guard.canonical import question_canonical
+from coach.services.guard.entities import EntityFinder, term_index
+from coach.services.guard.roles import roles_in
+from coach.services.guard.words import negations_in, numbers_in, topics_in
+from knowledge.sentences import question_language
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    """Whether a cached question may answer the asked one; `reason` names the first check that failed."""
+
+    ok: bool
+    reason: str | None = None
+
+
+_CHECKS = ("language", "entities", "roles", "numbers", "negation", "topic")
+_NAME_TOKEN = re.compile(r"⟦[^⟧]*⟧")
+# A catalogue name with a number in it ("2페이즈" as phase-2) is compared by the numbers check, which also
+# reads "두 번째 페이즈" and "second phase": as an entity it would refuse those rewordings.
+_NUMBERED = re.compile(r"\d")
+
+
+@lru_cache(maxsize=4096)
+def _facts(text: str, index: EntityFinder | None) -> tuple[object, ...]:
+    """What guard_check compares, in _CHECKS' order. Negation and topic words are read from the canonical
+    form with the names taken out ("아니" as filler is not a negation, "Vi" is not a topic word).
+    Cached: a lookup checks one question against up to k cached ones, and popular ones come up often."""
+    rest = _NAME_TOKEN.sub(" ", question_canonical(text, index))
+    roles = tuple(role for role in roles_in(text, index) if not _NUMBERED.search(role[1]))
+    return (question_language(text), tuple(sorted(entity for _, entity in roles if entity != "?")), roles,
+            numbers_in(text), negations_in(rest), topics_in(rest))  # fmt: skip
+
+
+def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
+                terms: list[str] | tuple[str, ...] | None = None) -> GuardVerdict:  # fmt: skip
+    """May the answer to `cached` be served for `asked`? Same language, entities, roles, numbers as
+    written, negation and topic words. `terms`: a plain list of names, when there is no index."""
+    if index is None and terms is not None:
+        index = term_index(tuple(terms))
+    for check, mine, theirs in zip(_CHECKS, _facts(asked, index), _facts(cached, index), strict=True):
+        if mine != theirs:
+            return GuardVerdict(False, check)
+    return GuardVerdict(True)
