@@ -38,7 +38,7 @@ def _clean_redis():
 def openai_server(settings):
     """The real openai SDK pointed at an OpenAI-compatible server on loopback; short backoff waits.
     (tests/knowledge has its own: one that checks the key, with the SDK's retries off.)"""
-    from coach.services import llm
+    from coach.services.llm import call as llm_call
 
     with OpenAIServer() as server:
         settings.OPENAI_API_KEY = "sk-test-key"
@@ -46,7 +46,7 @@ def openai_server(settings):
         settings.LLM_BACKOFF_SECONDS = 0.01
         server.answer = "Roll through Waterfowl Dance toward her, then punish. [1]"
         yield server
-    llm._retired.clear()
+    llm_call._retired.clear()
 
 
 @pytest.fixture

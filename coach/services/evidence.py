@@ -23,7 +23,7 @@ from billing.plans import Plan
 from knowledge.retrieval import Ranked, terms
 from knowledge.sentences import Sentence, sentences
 
-from .llm import prompt_token_count
+from .llm.fit import prompt_token_count
 from .prompt import prompt_build
 
 # Tokens of a <source id=.. title=".." at=".."> ... </source> frame besides its title and text.

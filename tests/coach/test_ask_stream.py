@@ -9,7 +9,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from billing.models import UsageCounter
 from coach.models import QuestionLog
-from coach.services import llm
+from coach.services.llm import call as llm_call
 from dev.demo.loader import demo_load
 from tests.factories import UserFactory
 from tests.servers.openai_server import OpenAIServer, Reply
@@ -80,7 +80,7 @@ def test_a_player_who_hangs_up_stops_the_llm_call_and_gets_the_call_back(asgi_se
 
         request = server.chat_requests()[-1]
         assert request.disconnected.wait(10), "the LLM call went on after the player left"
-    llm._retired.clear()
+    llm_call._retired.clear()
     deadline = time.monotonic() + 10
     while not QuestionLog.objects.filter(user=user).exists() and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -14,8 +14,9 @@ from ai.llm import async_clients_close
 from ai.tokens import count_tokens
 from billing.plans import plan_get
 from coach.errors import PromptTooLong
-from coach.services import llm
-from coach.services.llm import chat_completion, prompt_token_count
+from coach.services.llm import call as llm_call
+from coach.services.llm.call import chat_completion
+from coach.services.llm.fit import prompt_token_count
 from coach.services.prompt import Turn
 from config.errors import exception_handler
 from knowledge.summaries import summarize_chunk
@@ -39,7 +40,7 @@ def server(settings):
         settings.OPENAI_API_KEY = "sk-test-key"
         settings.OPENAI_BASE_URL = server.base_url
         yield server
-    llm._retired.clear()
+    llm_call._retired.clear()
 
 
 class Sleeps:

@@ -9,7 +9,10 @@ import pytest
 from ai.tokens import count_tokens
 from billing.plans import plan_get
 from coach.errors import PromptTooLong
-from coach.services.llm import OFFLINE_MODEL, LLMResult, chat_completion, prompt_token_count
+from coach.services.llm.call import chat_completion
+from coach.services.llm.fit import prompt_token_count
+from coach.services.llm.offline import OFFLINE_MODEL
+from coach.services.llm.result import LLMResult
 from coach.services.offline import not_covered_answer, offline_answer
 from coach.services.prompt import Turn, prompt_messages
 from knowledge.summaries import SUMMARY_MAX_CHARS, summarize_chunk

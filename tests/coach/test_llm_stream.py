@@ -10,8 +10,11 @@ from ai.errors import AIBadResponse, AIQuotaExhausted, AIStreamInterrupted
 from ai.llm import async_clients_close
 from ai.tokens import count_tokens
 from billing.plans import plan_get
-from coach.services import llm
-from coach.services.llm import ChatStream, LLMResult, chat_completion, prompt_token_count
+from coach.services.llm import call as llm_call
+from coach.services.llm.call import chat_completion
+from coach.services.llm.fit import prompt_token_count
+from coach.services.llm.result import LLMResult
+from coach.services.llm.stream import ChatStream
 from tests.servers.openai_server import DropMidStream, Malformed, OpenAIServer, QuotaExhausted, Reply, ServerError
 
 ANSWER = "Roll toward her during Waterfowl Dance, then punish the recovery with a jump attack [1]."
@@ -24,7 +27,7 @@ def server(settings):
         settings.OPENAI_BASE_URL = server.base_url
         server.answer = ANSWER
         yield server
-    llm._retired.clear()
+    llm_call._retired.clear()
 
 
 class Sleeps:

@@ -137,7 +137,7 @@ def test_a_line_break_before_a_slash_is_not_a_place_to_split():
 
 
 def test_real_prompts_count_the_same_by_line(db):
-    from coach.services.llm import prompt_token_count
+    from coach.services.llm.fit import prompt_token_count
     from coach.services.prompt import prompt_messages
     from dev.demo.loader import demo_load
     from knowledge.models import Chunk
