@@ -13,7 +13,7 @@ import pytest
 from coach.services.guard.canonical import question_canonical
 from coach.services.guard.check import guard_check
 from coach.services.guard.entities import entities_in
-from coach.services.guard.roles import roles_in
+from coach.services.guard.roles import roles_in, sides_swapped
 from coach.services.guard.words import negations_in, numbers_in, topics_in
 from knowledge.entities import EntityIndex
 from knowledge.sentences import question_language
@@ -655,3 +655,80 @@ def test_no_phrasing_of_a_matchup_reads_like_any_phrasing_of_its_reverse(pairs, 
         forward = {_roles(t, a, b) for t in templates}
         backward = {_roles(t, b, a) for t in templates}
         assert not forward & backward, forward & backward
+
+
+# --- swapped sides, whatever the catalogue knows ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "asked", "cached"),
+    [
+        (elden, "모독의 검 들고 피의 강 유저 상대 어케 함?", "피의 강 들고 모독의 검 유저 상대 어케 함?"),
+        (
+            elden,
+            "침입할 때 출혈 빌드 쓰는 놈을 대방패로 어케 잡음?",
+            "침입할 때 대방패 쓰는 놈을 출혈 빌드로 어케 잡음?",
+        ),
+        (
+            elden,
+            "as a katana user how do i fight colossal weapon users in pvp",
+            "as a colossal weapon user how do i fight katana users in pvp",
+        ),
+        (
+            elden,
+            "pvp tips for a faith build fighting a sorcery build",
+            "pvp tips for a sorcery build fighting a faith build",
+        ),
+        (lol, "트루 데미지 덱으로 펜타킬 덱 이기는 법", "펜타킬 덱으로 트루 데미지 덱 이기는 법"),
+        (lol, "frost comp into bruiser comp tips", "bruiser comp into frost comp tips"),
+    ],
+)
+def test_two_sides_swapped_around_the_same_words_are_refused(check, asked, cached):
+    assert check(asked, cached).reason == "sides"
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        ("꼬마 거인 증강 리롤덱에서 좋음?", "리롤덱에서 꼬마 거인 증강 좋음?"),  # moved, nothing between
+        ("jinx and lulu synergy", "lulu and jinx synergy"),
+        ("징크스랑 룰루 시너지", "룰루랑 징크스 시너지"),
+        ("in teamfights who should i shield first as lulu", "as lulu who should i shield first in teamfights"),
+        ("how to dodge waterfowl dance malenia", "how to dodge malenia waterfowl dance"),
+    ],
+)
+def test_parts_moved_without_a_relation_between_them_are_no_swap(asked, cached):
+    assert not sides_swapped(asked, cached)
+
+
+def test_named_sides_read_by_the_relation_words_decide_before_the_words_order():
+    # the particles carry the sides: the same matchup, though the letters swapped places
+    assert lol("야스오로 요네 상대 어떻게 해요", "요네 상대로 야스오 어떻게 해요").ok
+
+
+@pytest.mark.parametrize(
+    ("check", "asked", "cached"),
+    [
+        (lol, "what to build on kayn when behind", "what to build on kayn when ahead"),
+        (lol, "케인 밀릴 때 템트리", "케인 앞서 있을 때 템트리"),
+        (lol, "리롤덱 연패할 때 운영 어케 함?", "리롤덱 연승할 때 운영 어케 함?"),
+        (lol, "how to play a loss streak in tft", "how to play a win streak in tft"),
+        (lol, "how to use astra wall pre plant", "how to use astra wall post plant"),
+        (lol, "아스트라 벽 설치 전 활용", "아스트라 벽 설치 후 활용"),
+        (lol, "요즘 1티어 덱이 뭐임?", "요즘 1티어 증강이 뭐임?"),  # 덱 with its particle
+    ],
+)
+def test_the_other_side_of_the_game_is_another_question(check, asked, cached):
+    assert check(asked, cached).reason == "topic"
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        ("how to stop a c rush on haven", "how to pull off a c rush on haven"),
+        ("체임버 셋업 어케 뚫음?", "체임버 셋업 어케 함?"),
+        ("체임버 셋업 막는 법", "체임버 셋업 하는 법"),
+    ],
+)
+def test_beating_something_the_catalogue_does_not_name_is_not_doing_it(asked, cached):
+    assert not guard_check(asked, cached, index=catalogue("valorant")).ok

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from coach.services.guard.canonical import question_canonical
 from coach.services.guard.entities import EntityFinder, term_index
-from coach.services.guard.roles import roles_in
+from coach.services.guard.roles import roles_in, sides_swapped
 from coach.services.guard.words import negations_in, numbers_in, topics_in
 from knowledge.sentences import question_language
 
@@ -22,6 +22,7 @@ class GuardVerdict:
 
 
 _CHECKS = ("language", "entities", "roles", "numbers", "negation", "topic")
+_SIDES = frozenset({"me", "opp", "counterer", "countered", "counter-either-1", "counter-either-2"})
 _NAME_TOKEN = re.compile(r"⟦[^⟧]*⟧")
 # A catalogue name with a number in it ("2페이즈" as phase-2) is compared by the numbers check, which also
 # reads "두 번째 페이즈" and "second phase": as an entity it would refuse those rewordings.
@@ -42,10 +43,15 @@ def _facts(text: str, index: EntityFinder | None) -> tuple[object, ...]:
 def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
                 terms: list[str] | tuple[str, ...] | None = None) -> GuardVerdict:  # fmt: skip
     """May the answer to `cached` be served for `asked`? Same language, entities, roles, numbers as
-    written, negation and topic words. `terms`: a plain list of names, when there is no index."""
+    written, negation and topic words, and not the same words with two sides swapped. `terms`: a plain
+    list of names, when there is no index."""
     if index is None and terms is not None:
         index = term_index(tuple(terms))
     for check, mine, theirs in zip(_CHECKS, _facts(asked, index), _facts(cached, index), strict=True):
         if mine != theirs:
             return GuardVerdict(False, check)
+    if not any(role in _SIDES and not entity.startswith("?") for role, entity in roles_in(asked, index)) and (
+        sides_swapped(asked, cached)
+    ):  # where the relation words gave named sides, they decided above; else the words' order decides
+        return GuardVerdict(False, "sides")
     return GuardVerdict(True)

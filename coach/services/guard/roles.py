@@ -50,7 +50,7 @@ _LOSE_TO = re.compile(r"(?<![a-z])(?:lose|loses|losing)\s+(?:to|against)(?![a-z]
 _BEAT = re.compile(
     r"(?<![a-z])(?:beat|beats|beating|kill|kills|killing|handle|handling|punish|punishing|stop|stopping"
     r"|shut\s+down|outplay|outplaying|fight|fighting|break|breaking)(?![a-z])"
-    r"|잡(?:는|기|을|아|나|음|고|으려)|(?<![가-힣])(?:이기|이겨|이김|이길|이긴|때려잡|죽이|파훼|막는|막기|막으|막을|뚫는|뚫기)"
+    r"|잡(?:는|기|을|아|나|음|고|으려)|(?<![가-힣])(?:이기|이겨|이김|이길|이긴|때려잡|죽이|파훼|(?:막|뚫)(?:는|기|음|아|어|을|으려|으면))"
 )
 _ME_BEFORE = re.compile(
     r"(?<![a-z])(?:as(?:\s+an?)?|i\s+(?:play|main|am)|i'?m(?:\s+playing|\s+on)?|i\s+am\s+(?:playing|on)|playing(?:\s+as|\s+on)?"
@@ -182,12 +182,16 @@ def _roles(text: str, matches: tuple[EntityMatch, ...]) -> tuple[tuple[str, str]
                 mark(right, "opp")
                 if left is not None and right is None:
                     unknown.add(_word_after(text, found.end()))
+                elif left is None and right is None:
+                    unnamed = True  # "how to stop a C rush": beating something the catalogue does not name
             else:  # Korean: object, verb; "요네 잡는 야스오": Yasuo is the one who beats
                 subject = left is not None and text[matches[left].end : found.start()].strip() in _SUBJECT
                 mark(left, "me" if subject and found.group() in _KOREAN_BEATS else "opp")
                 mark(right, "me")
                 if left is None:
-                    unknown.add(_word_before(text, found.start()))
+                    word = _word_before(text, found.start())
+                    unknown.add(word)
+                    unnamed = unnamed or not word or word in _NOT_A_NAME  # "셋업 어케 뚫음"
     for i, match in enumerate(matches):
         if _ME_AFTER.match(text, match.end) or _ME_BEFORE.search(text, 0, match.start):
             mark(i, "me")
@@ -251,3 +255,44 @@ def _word_before(text: str, position: int) -> str:
     """The last word before `position` that is neither an article, a particle nor filler ("" at the start)."""
     words = [word for word in _GAP_TOKEN.findall(text, 0, position) if word not in _GAP_WORDS]
     return words[-1] if words and not _KOREAN_FILLER.fullmatch(words[-1]) else ""
+
+
+# --- swapped sides ---------------------------------------------------------------------------------
+# Two questions with the same letters where two parts traded places around words that stay put ("피의 강
+# 들고 모독의 검 유저 상대", "as a colossal weapon user how do i fight katana users") ask the relation the
+# other way round, whether or not the catalogue knows the parts. Parts that trade places with only spaces
+# or a symmetric joiner between them ("꼬마 거인 증강 리롤덱에서" / "리롤덱에서 꼬마 거인 증강", "A and B")
+# are the same question in another order.
+_SYMMETRIC_JOINER = re.compile(r"[\s,/&]*(?:(?:and|or|n|&|랑|이랑|하고|와|과|및)[\s,]*)?")
+# Two phrases that each open with a preposition moved around the rest ("as lulu who should i shield first in
+# teamfights" / "in teamfights who should i shield first as lulu") are the same question reworded.
+_ADVERBIAL = re.compile(r"\s*(?:as|in|on|at|during|after|before|when|while|with|without|for|from)\s")
+
+
+def sides_swapped(asked: str, cached: str) -> bool:
+    """Whether one question is the other with two parts swapped around words that stay put."""
+    a, b = question_normalize(asked), question_normalize(cached)
+    if a == b or len(a) != len(b) or sorted(a) != sorted(b):
+        return False
+    n = len(a)
+    same_start = next(i for i in range(n) if a[i] != b[i])
+    same_end = next(i for i in range(n) if a[n - 1 - i] != b[n - 1 - i])
+    # the swapped parts may begin inside what the two share ("아리 vs 아칼리"): cut there or at a word's start
+    starts = {same_start, *(i for i in range(same_start) if i == 0 or a[i - 1] == " ")}
+    ends = {same_end, *(i for i in range(same_end) if i == 0 or a[n - i] == " ")}
+    return any(_swapped(a[p : n - q], b[p : n - q]) for p in starts for q in ends if p + q < n)
+
+
+def _swapped(a: str, b: str) -> bool:
+    """a is X + joiner + Y and b is Y + joiner + X, with a joiner that is more than a space or an "and"."""
+    n = len(a)
+    heads = [i for i in range(1, n) if a[:i] == b[n - i :]]
+    tails = [j for j in range(1, n) if a[n - j :] == b[:j]]
+    return any(
+        i + j < n
+        and a[i : n - j] == b[j : n - i]
+        and not _SYMMETRIC_JOINER.fullmatch(a[i : n - j])
+        and not (_ADVERBIAL.match(a[:i]) and _ADVERBIAL.match(a[n - j :]))
+        for i in heads
+        for j in tails
+    )

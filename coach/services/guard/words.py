@@ -113,8 +113,8 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
     },
     "site": {"a": r"\ba\s*(?:site|사이트)", "b": r"\bb\s*(?:site|사이트)", "c": r"\bc\s*(?:site|사이트)"},
     "timing": {
-        "before": r"\bbefore\b|전에",
-        "after": r"\bafter\b|후에|이후|깬\s?후|다음에",
+        "before": r"\bbefore\b|\bpre\b|\bpre(?=plant)|전에|설치\s?전",
+        "after": r"\bafter\b|\bpost\b|\bpost(?=plant)|후에|이후|깬\s?후|다음에|설치\s?후",
         "early": r"\bearly\b|초반",
         "late": r"\blate\b|후반",
     },
@@ -150,7 +150,7 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
         # what to build and what counters it are different answers (counter vs build)
         "build": r"\bbuild\w*|\bitems?\b|빌드|코어템|아이템|템트리|(?<![가-힣])템(?![가-힣])",
         "counter": r"\bcounter\w*|카운터",
-        "comp": r"\bcomps?\b|\bcompositions?\b|조합|덱(?![가-힣])",
+        "comp": r"\bcomps?\b|\bcompositions?\b|조합|덱(?:[이은을의도만]|에서|으로)?(?![가-힣])",
         "evolution": r"\bevol\w*|진화",
         "combo": r"\bcombos?\b|콤보",
         "skill_order": r"\bskill order\b|스킬\s?순서|선마",
@@ -193,6 +193,9 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
         "nerf": r"\bnerf(?:s|ed|ing)?\b|너프|하향",
         "rework": r"\brework\w*|리워크|리메이크",
     },
+    # Ahead or behind, a win or a loss streak: the same plan played from the other side of the game.
+    "lead": {"ahead": r"\bahead\b|앞서|앞설", "behind": r"\bbehind\b|뒤처|밀릴\s?때|밀리는\s?상황"},
+    "streak": {"win_streak": r"\bwin\s?streak\w*|연승", "loss_streak": r"\blos[es]\w*\s?streak\w*|연패"},
     # Losing is the other side of winning: "does Yasuo lose to Yone" may not take the answer to "does Yasuo
     # beat Yone" (its "yes" would mean the opposite). Weak is a facet above ("weakness").
     "outcome": {"lose": r"\blos(?:e|es|ing)\b|(?<![가-힣])(?:지는|져|밀려|밀리|불리|약해|약하|약한|약함)"},
