@@ -23,7 +23,9 @@ from knowledge.games import afilters_check, agame_get
 
 from . import selectors
 from .models import Feedback, QuestionLog
-from .services.ask import Ask, Delta, ask_player, question_ask_events
+from .services.ask.admission import Ask, ask_player
+from .services.ask.payload import Delta
+from .services.ask.pipeline import question_ask_events
 from .services.feedback import feedback_submit
 from .services.prompt import question_language
 

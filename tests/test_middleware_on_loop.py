@@ -15,7 +15,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from coach.services import ask as ask_service
+from coach.services.ask import admission, pipeline, records
 from dev.demo.loader import demo_load
 from tests.factories import UserFactory
 
@@ -77,10 +77,11 @@ def test_a_miss_takes_two_trips_to_a_worker_thread_and_a_semantic_hit_one(thread
         thread_hops.clear()
         headers = {"Authorization": f"Bearer {RefreshToken.for_user(user).access_token}"}
         response = async_to_sync(client.post)(ASK, MALENIA, content_type="application/json", headers=headers)
-        return response.json()["cache"], {name: n for name, n in thread_hops.items() if name in pipeline}
+        return response.json()["cache"], {name: n for name, n in thread_hops.items() if name in steps}
 
     # the ask pipeline's own trips (the test client's signals and Django's response close make more)
-    pipeline = {name for name in vars(ask_service) if name.startswith("_") and callable(vars(ask_service)[name])}
+    steps = {name for module in (admission, pipeline, records) for name, value in vars(module).items()
+             if name.startswith("_") and callable(value)}  # fmt: skip
     # admission with retrieval, then the log row; the semantic hit: admission with its log row
     assert asked(first) == ("none", {"_admit_and_retrieve": 1, "_record": 1})
     assert asked(second) == ("semantic", {"_semantic_hit_record": 1})
