@@ -21,6 +21,7 @@ text is walked token by token (a token is a run of ASCII letters and digits, or 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -87,8 +88,9 @@ def _ordinary_words_load() -> frozenset[str]:
     return frozenset(w.lower() for line in lines for w in line.split("#", 1)[0].split())
 
 
-def _osa_distance_at_most_one(a: str, b: str) -> bool:
-    """Whether a and b differ by at most one substitution, insertion, deletion or swap of neighbours."""
+def one_edit_apart(a: Sequence[object], b: Sequence[object]) -> bool:
+    """Whether a and b (strings, or any sequences) differ by at most one substitution, insertion, deletion or
+    swap of neighbours."""
     if a == b:
         return True
     la, lb = len(a), len(b)
@@ -112,11 +114,24 @@ def _jamo(syllable: str) -> tuple[int, int, int]:
     return code // 588, code % 588 // 28, code % 28
 
 
+def jamo_letters(word: str) -> tuple[tuple[str, int], ...]:
+    """A word's letters with each Hangul syllable spelled out (initial, vowel, final if any), so one edit is
+    one jamo slip (피하 / 피해, 동선 / 동섬); other characters stand for themselves."""
+    letters: list[tuple[str, int]] = []
+    for ch in word:
+        if _is_hangul(ch):
+            initial, vowel, final = _jamo(ch)
+            letters += [("initial", initial), ("vowel", vowel)] + ([("final", final)] if final else [])
+        else:
+            letters.append(("char", ord(ch)))
+    return tuple(letters)
+
+
 def _typo_of(word: str, name: str) -> bool:
     """Whether `word` is a typo of `name`: one edit away, and for a short Korean name one letter (jamo)
     of one syllable (initial, vowel or final consonant, a final added or dropped)."""
     if len(name) >= TYPO_MIN_HANGUL or not _is_hangul(name[-1]):
-        return _osa_distance_at_most_one(word, name)
+        return one_edit_apart(word, name)
     if len(word) != len(name) or not all(_is_hangul(ch) for ch in word) or word[-1] in KO_SUFFIXES:
         return False  # a word ending in a particle is most often a 2-syllable word and it (미드가, 탑이)
     differ = [(a, b) for a, b in zip(word, name, strict=True) if a != b]

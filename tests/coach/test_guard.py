@@ -12,6 +12,7 @@ import pytest
 
 from coach.services.guard.canonical import question_canonical
 from coach.services.guard.check import guard_check
+from coach.services.guard.contrast import words_swapped
 from coach.services.guard.entities import entities_in
 from coach.services.guard.roles import roles_in, sides_swapped
 from coach.services.guard.words import negations_in, numbers_in, topics_in
@@ -49,7 +50,7 @@ def elden(asked, cached):
         (elden, "how to dodge malenia waterfowl dance", "How do I dodge Malenia's Waterfowl Dance?"),
         (elden, "How do I beat Malenia's second phase?", "How to beat Malenia phase 2?"),
         (elden, "말레니아 두 번째 페이즈 회피법", "말레니아 2페이즈 회피법"),
-        (lol, "리신 정글 초반 루트", "리 신 초반 정글 동선"),
+        (lol, "리신 정글 초반 루트", "리 신 초반 정글 루트"),
         (lol, "does yasuo counter yone", "Does Yasuo counter Yone?"),
     ],
 )
@@ -732,3 +733,44 @@ def test_the_other_side_of_the_game_is_another_question(check, asked, cached):
 )
 def test_beating_something_the_catalogue_does_not_name_is_not_doing_it(asked, cached):
     assert not guard_check(asked, cached, index=catalogue("valorant")).ok
+
+
+# --- a word of substance swapped for another -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("check", "asked", "cached"),
+    [
+        (lol, "which junglers are bad at invading level 1", "which junglers are good at invading level 1"),
+        (lol, "top laners that are hard for teemo", "top laners that are easy for teemo"),
+        (lol, "14.12 패치 떡락한 챔 뭐 있음?", "14.12 패치 떡상한 챔 뭐 있음?"),
+        (lol, "마스터이 정글 어케 말림?", "마스터이 정글 어케 키움?"),
+        (elden, "best sword for a quality build", "best spear for a quality build"),  # names the catalogue lacks
+        (elden, "말레니아 2페 칼 추천", "말레니아 2페 창 추천"),
+    ],
+)
+def test_a_word_swapped_for_another_is_refused(check, asked, cached):
+    assert check(asked, cached).reason == "contrast"
+
+
+@pytest.mark.parametrize(
+    ("check", "asked", "cached"),
+    [
+        (lol, "룰루 서폿 템틑리 알려줘", "룰루 서폿 템트리 알려줘"),  # a jamo slip
+        (lol, "리신 동섬 추천", "리신 동선 추천"),
+        (elden, "말레니아 물새 피하는 법", "말레니아 물새 피해는 법"),  # conjugated otherwise
+        (lol, "who counters yasuo the best", "who countered yasuo best"),  # an English ending
+        (lol, "best strenght build for garen", "best strength build for garen"),
+        (lol, "가렌 한번 해볼까", "가렌 한 번 해볼까"),  # spaced otherwise
+        (lol, "quick question what should i build on jinx rn", "what to build on jinx"),  # words added
+        (elden, "아 진짜 너무 어려운데 말레니아 잡는 법 좀", "말레니아 잡는 법"),
+    ],
+)
+def test_words_added_misspelt_or_conjugated_are_no_contrast(check, asked, cached):
+    index = catalogue("elden-ring" if check is elden else "league-of-legends")
+    assert not words_swapped(asked, cached, index)
+
+
+def test_a_synonym_is_refused_a_cost_accepted():
+    # "루트" and "동선" mean the same, but no list can tell a synonym from an opposite: a refused hit costs a call
+    assert lol("리신 정글 초반 루트", "리신 정글 초반 동선").reason == "contrast"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from coach.services.guard.canonical import question_canonical
+from coach.services.guard.contrast import words_swapped
 from coach.services.guard.entities import EntityFinder, term_index
 from coach.services.guard.roles import roles_in, sides_swapped
 from coach.services.guard.words import negations_in, numbers_in, topics_in
@@ -43,8 +44,8 @@ def _facts(text: str, index: EntityFinder | None) -> tuple[object, ...]:
 def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
                 terms: list[str] | tuple[str, ...] | None = None) -> GuardVerdict:  # fmt: skip
     """May the answer to `cached` be served for `asked`? Same language, entities, roles, numbers as
-    written, negation and topic words, and not the same words with two sides swapped. `terms`: a plain
-    list of names, when there is no index."""
+    written, negation and topic words; not the same words with two sides swapped, nor a word of substance
+    swapped for another. `terms`: a plain list of names, when there is no index."""
     if index is None and terms is not None:
         index = term_index(tuple(terms))
     for check, mine, theirs in zip(_CHECKS, _facts(asked, index), _facts(cached, index), strict=True):
@@ -54,4 +55,6 @@ def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
         sides_swapped(asked, cached)
     ):  # where the relation words gave named sides, they decided above; else the words' order decides
         return GuardVerdict(False, "sides")
+    if words_swapped(asked, cached, index):
+        return GuardVerdict(False, "contrast")
     return GuardVerdict(True)
