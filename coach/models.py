@@ -4,9 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from pgvector.django import HnswIndex, VectorField
 
 
 class Conversation(models.Model):
@@ -88,47 +86,6 @@ class Feedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rating} on {self.answer_id}"
-
-
-class SemanticCacheEntry(models.Model):
-    """An answered question that may answer near ones: the pgvector home of the semantic cache.
-
-    Used only when Redis has no search module (coach.services.cache picks the backend at start).
-    Scope columns are compared exactly; vectors from different embedding models are never compared.
-    """
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    game = models.CharField(max_length=50)
-    category = models.CharField(max_length=50, blank=True)
-    language = models.CharField(max_length=8)
-    # A digest of the knowledge tags the answer was retrieved with ("" for none).
-    filters = models.CharField(max_length=40, blank=True)
-    model_name = models.CharField(max_length=100)
-    question = models.TextField()
-    embedding = VectorField(dimensions=settings.EMBEDDING_DIM)
-    payload = models.JSONField()
-    # Strings, so eviction works whatever the id types of knowledge.Document and QuestionLog.
-    document_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
-    answer_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(db_index=True)
-
-    class Meta:
-        indexes = [
-            HnswIndex(
-                name="semcache_embedding_hnsw",
-                fields=["embedding"],
-                m=16,
-                ef_construction=64,
-                opclasses=["vector_cosine_ops"],
-            ),
-            models.Index(fields=["game", "model_name", "language", "category"], name="semcache_scope_idx"),
-            GinIndex(fields=["document_ids"], name="semcache_documents_idx"),
-            GinIndex(fields=["answer_ids"], name="semcache_answers_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.game}: {self.question[:60]}"
 
 
 class DailyStat(models.Model):

@@ -325,9 +325,9 @@ EXACT_CACHE_TTL_SECONDS = env.float("EXACT_CACHE_TTL_SECONDS", default=300)
 #   normalised text, so the same question from another player is not embedded again (coach.services.cache.question;
 #   about 1.6 KB of Redis a question at 384 dimensions).
 QUESTION_VECTOR_TTL_SECONDS = env.float("QUESTION_VECTOR_TTL_SECONDS", default=86400)
-# SEMANTIC_CACHE_BACKEND: auto (Redis when it has the search module, else pgvector; probed once per
-#   process and shown by /readyz), redis, pgvector, or off.
-SEMANTIC_CACHE_BACKEND = env("SEMANTIC_CACHE_BACKEND", default="auto")
+# The semantic cache runs on COACH_CACHE_REDIS_URL's search module (Redis 8, or Valkey with RediSearch),
+#   probed once per process; against a Redis without it the semantic cache is off (the exact cache still
+#   works) and /readyz says "off".
 # SEMANTIC_CACHE_TTL_SECONDS: how long an answered question may answer similar ones (entries are also
 #   dropped when a source document changes or the answer is down-voted).
 SEMANTIC_CACHE_TTL_SECONDS = env.float("SEMANTIC_CACHE_TTL_SECONDS", default=86400)

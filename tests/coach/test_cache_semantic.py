@@ -1,4 +1,4 @@
-"""The semantic cache, run for real on both backends: RediSearch (the test Valkey) and pgvector."""
+"""The semantic cache, run for real on RediSearch (the test Valkey)."""
 
 import logging
 import math
@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import override_settings
 
-from coach.models import QuestionLog, SemanticCacheEntry
+from coach.models import QuestionLog
 from coach.services.cache import (
     asemantic_cache_evict_answer,
     asemantic_cache_evict_document,
@@ -18,8 +18,6 @@ from coach.services.cache import (
     asemantic_cache_store,
     semantic_cache_evict_answer,
     semantic_cache_evict_document,
-    semantic_cache_lookup,
-    semantic_cache_store,
 )
 from coach.services.cache import semantic as semantic_module
 from dev.demo.loader import demo_load
@@ -44,12 +42,12 @@ def vector(distance: float = 0.0, axis: int = 1) -> list[float]:
     return out
 
 
-@pytest.fixture(params=["redis", "pgvector"])
-def backend(request, db):
-    """Each test runs once per backend; the guard's names are the game's entity index (its glossary terms
-    here, the shipped catalogue where a test loads it)."""
-    with override_settings(SEMANTIC_CACHE_BACKEND=request.param, SEMANTIC_CACHE_MAX_DISTANCE=0.14):
-        yield request.param
+@pytest.fixture
+def semantic_cache(db):
+    """The threshold these tests' vectors are placed against; the guard's names are the game's entity index
+    (its glossary terms here, the shipped catalogue where a test loads it)."""
+    with override_settings(SEMANTIC_CACHE_MAX_DISTANCE=0.14):
+        yield
 
 
 @pytest.fixture
@@ -67,16 +65,18 @@ def glossary(db):
 def store(question="How do I dodge Malenia's Waterfowl Dance?", *, game="elden-ring", embedding=None, **kwargs):
     fields = {"category": "boss", "model_name": MODEL, "payload": ANSWER, "document_ids": [7], "answer_id": "a-1"}
     fields.update(kwargs)
-    return semantic_cache_store(game=game, question=question, embedding=embedding or vector(), **fields)
+    return async_to_sync(asemantic_cache_store)(game=game, question=question, embedding=embedding or vector(), **fields)
 
 
 def lookup(question="how to dodge malenia waterfowl dance", *, game="elden-ring", embedding=None, **kwargs):
     fields = {"category": "boss", "model_name": MODEL}
     fields.update(kwargs)
-    return semantic_cache_lookup(game=game, question=question, embedding=embedding or vector(0.05), **fields)
+    return async_to_sync(asemantic_cache_lookup)(
+        game=game, question=question, embedding=embedding or vector(0.05), **fields
+    )
 
 
-def test_near_question_in_the_same_scope_gets_the_stored_answer(backend, glossary):
+def test_near_question_in_the_same_scope_gets_the_stored_answer(semantic_cache, glossary):
     # given an answered question
     entry_id = store()
     assert entry_id
@@ -92,14 +92,14 @@ def test_near_question_in_the_same_scope_gets_the_stored_answer(backend, glossar
     assert hit.distance == pytest.approx(0.05, abs=1e-4)
 
 
-def test_question_beyond_the_distance_threshold_misses(backend, glossary):
+def test_question_beyond_the_distance_threshold_misses(semantic_cache, glossary):
     store()
     assert lookup(embedding=vector(0.2)) is None
     with override_settings(SEMANTIC_CACHE_MAX_DISTANCE=0.25):
         assert lookup(embedding=vector(0.2)) is not None
 
 
-def test_entries_are_scoped_by_game_category_language_and_tags(backend, glossary):
+def test_entries_are_scoped_by_game_category_language_and_tags(semantic_cache, glossary):
     store("How do I dodge the Waterfowl Dance?", tags=["patch-1.10"])
     # the same vector never crosses game, category, the answer's language or the tag filter
     assert lookup("how to dodge the waterfowl dance", game="lol", tags=["patch-1.10"]) is None
@@ -110,7 +110,7 @@ def test_entries_are_scoped_by_game_category_language_and_tags(backend, glossary
     assert lookup("how to dodge the waterfowl dance", tags=["patch-1.10"]) is not None
 
 
-def test_a_rare_scope_is_found_among_many_nearer_entries_of_other_scopes(backend, glossary):
+def test_a_rare_scope_is_found_among_many_nearer_entries_of_other_scopes(semantic_cache, glossary):
     # the KNN walks the graph and filters as it goes: a scope with 1 entry in 300 must still be found,
     # though 299 entries of another game sit nearer to the question
     for n in range(299):
@@ -123,13 +123,13 @@ def test_a_rare_scope_is_found_among_many_nearer_entries_of_other_scopes(backend
     assert hit is not None and hit.entry_id == entry_id
 
 
-def test_vectors_from_another_embedding_model_are_never_compared(backend, glossary):
+def test_vectors_from_another_embedding_model_are_never_compared(semantic_cache, glossary):
     store(model_name="offline-hash-ngram-v1")
     assert lookup(model_name="text-embedding-3-small") is None
     assert lookup(model_name="offline-hash-ngram-v1") is not None
 
 
-def test_each_offline_model_has_the_threshold_the_bench_chose_for_it(backend, glossary):
+def test_each_offline_model_has_the_threshold_the_bench_chose_for_it(semantic_cache, glossary):
     # e5 puts every question of a game within ~0.1 of another: its threshold is far below the setting's
     e5 = "offline-multilingual-e5-small-q4"
     assert semantic_module.MAX_DISTANCE_BY_MODEL[e5] < settings.SEMANTIC_CACHE_MAX_DISTANCE
@@ -139,7 +139,7 @@ def test_each_offline_model_has_the_threshold_the_bench_chose_for_it(backend, gl
         assert lookup(model_name=e5, embedding=vector(0.1)) is None
 
 
-def test_guard_refuses_a_near_vector_for_a_reversed_matchup(backend, glossary):
+def test_guard_refuses_a_near_vector_for_a_reversed_matchup(semantic_cache, glossary):
     # given "does Yasuo counter Yone" answered
     store("Does Yasuo counter Yone?", game="lol", category="matchup")
     # when the reverse is asked with an identical vector (what a character n-gram embedder gives)
@@ -149,7 +149,7 @@ def test_guard_refuses_a_near_vector_for_a_reversed_matchup(backend, glossary):
     assert lookup("does yasuo counter yone", game="lol", category="matchup") is not None
 
 
-def test_guard_refuses_another_boss_a_changed_number_and_a_negation(backend, glossary):
+def test_guard_refuses_another_boss_a_changed_number_and_a_negation(semantic_cache, glossary):
     store("Best spirit ash for Malenia phase 2?")
     assert lookup("Best spirit ash for Maliketh phase 2?", embedding=vector(0.01)) is None
     assert lookup("Best spirit ash for Malenia phase 1?", embedding=vector(0.01)) is None
@@ -157,7 +157,7 @@ def test_guard_refuses_another_boss_a_changed_number_and_a_negation(backend, glo
     assert lookup("best spirit ash for malenia phase 2", embedding=vector(0.01)) is not None
 
 
-def test_a_refused_nearest_entry_does_not_hide_a_farther_one_that_passes(backend, glossary):
+def test_a_refused_nearest_entry_does_not_hide_a_farther_one_that_passes(semantic_cache, glossary):
     store("Does Yone counter Yasuo?", game="lol", category="matchup", embedding=vector(0.0), answer_id="reverse")
     store("Does Yasuo counter Yone?", game="lol", category="matchup", embedding=vector(0.08, axis=2),
           answer_id="right")  # fmt: skip
@@ -173,7 +173,7 @@ def league(db):
     catalogue_load(game="league-of-legends")
 
 
-def test_the_catalogue_lets_a_short_form_hit_and_refuses_a_reversed_korean_matchup(backend, league):
+def test_the_catalogue_lets_a_short_form_hit_and_refuses_a_reversed_korean_matchup(semantic_cache, league):
     game = {"game": "league-of-legends", "category": "matchup"}
     store("노틸러스 서폿 룬 뭐 가요?", **game, answer_id="naut")
     store("카직스 상대로 리신 어떻게 해요?", **game, embedding=vector(0.0, axis=3), answer_id="lee")
@@ -184,20 +184,20 @@ def test_the_catalogue_lets_a_short_form_hit_and_refuses_a_reversed_korean_match
     assert lookup("리신으로 카직스 상대 어떻게 해요?", **game, embedding=vector(0.0, axis=3)).answer_ids == ("lee",)
 
 
-def test_guard_setting_off_serves_on_distance_alone(backend, glossary):
+def test_guard_setting_off_serves_on_distance_alone(semantic_cache, glossary):
     store("Does Yasuo counter Yone?", game="lol", category="matchup")
     with override_settings(SEMANTIC_CACHE_GUARD=False):
         assert lookup("Does Yone counter Yasuo?", game="lol", category="matchup") is not None
 
 
-def test_entry_expires_after_its_ttl(backend, glossary):
+def test_entry_expires_after_its_ttl(semantic_cache, glossary):
     store(ttl=0.4)
     assert lookup() is not None
     time.sleep(0.6)
     assert lookup() is None
 
 
-def test_document_change_evicts_every_entry_answered_from_it(backend, glossary):
+def test_document_change_evicts_every_entry_answered_from_it(semantic_cache, glossary):
     # given three answers, two of which used document 7
     store("Malenia waterfowl dodge?", document_ids=[7, 9], answer_id="a-1")
     store("Malenia phase 2 tips?", document_ids=[7], answer_id="a-2", embedding=vector(0.0, axis=3))
@@ -212,7 +212,7 @@ def test_document_change_evicts_every_entry_answered_from_it(backend, glossary):
     assert semantic_cache_evict_document(document_id=7) == 0
 
 
-def test_down_vote_evicts_the_answer_and_answers_served_from_it(backend, glossary):
+def test_down_vote_evicts_the_answer_and_answers_served_from_it(semantic_cache, glossary):
     store(answer_id="original")
     hit = lookup()
     # the ask view serves the hit under a new QuestionLog id, which keeps the entry's id
@@ -224,7 +224,7 @@ def test_down_vote_evicts_the_answer_and_answers_served_from_it(backend, glossar
     assert semantic_cache_evict_answer(answer_id="served-later", entry_id=hit.entry_id) == 0
 
 
-def test_async_variants_store_look_up_and_evict(backend, glossary):
+def test_async_evictions_drop_entries_by_document_and_answer(semantic_cache, glossary):
     entry_id = async_to_sync(asemantic_cache_store)(
         game="elden-ring", question="Where is Malenia?", embedding=vector(), model_name=MODEL, payload=ANSWER,
         document_ids=[11], answer_id="q-9", category="boss",
@@ -243,29 +243,17 @@ def test_async_variants_store_look_up_and_evict(backend, glossary):
     assert lookup("where is malenia", embedding=vector(0.03)) is None
 
 
-def test_a_vector_of_the_wrong_size_is_skipped_not_stored(backend, glossary, caplog):
+def test_a_vector_of_the_wrong_size_is_skipped_not_stored(semantic_cache, glossary, caplog):
     with caplog.at_level(logging.WARNING, logger="coach.cache"):
         assert store(embedding=[1.0, 0.0, 0.0]) is None
         assert lookup(embedding=[1.0, 0.0, 0.0]) is None
     assert "expected" in caplog.text
 
 
-def test_expired_pgvector_rows_are_purged_by_the_next_store_a_minute_on(glossary, monkeypatch):
-    with override_settings(SEMANTIC_CACHE_BACKEND="pgvector"):
-        # given an entry that has expired
-        store(ttl=0.01)
-        time.sleep(0.05)
-        # when another answer is stored a minute after the last purge
-        monkeypatch.setattr(semantic_module, "_next_purge", 0.0)
-        store("Where is Malenia?", embedding=vector(0.0, axis=3))
-        # then the expired row is gone (Redis expires its own keys; nothing else needs scheduling)
-        assert SemanticCacheEntry.objects.count() == 1
-
-
 def test_redis_down_semantic_cache_fails_open(glossary, caplog):
     closed = f"redis://127.0.0.1:{free_port()}/0"
     with (
-        override_settings(SEMANTIC_CACHE_BACKEND="redis", COACH_CACHE_REDIS_URL=closed),
+        override_settings(COACH_CACHE_REDIS_URL=closed),
         caplog.at_level(logging.WARNING, logger="coach.cache"),
     ):
         assert store() is None
@@ -280,13 +268,6 @@ def test_redis_down_semantic_cache_fails_open(glossary, caplog):
     assert "document 7 not evicted" in caplog.text
 
 
-def test_off_setting_disables_the_semantic_cache(glossary):
-    with override_settings(SEMANTIC_CACHE_BACKEND="off"):
-        assert store() is None
-        assert lookup() is None
-        assert semantic_cache_evict_document(document_id=7) == 0
-
-
 def _searches() -> int:
     from coach.services.cache.clients import redis_sync
 
@@ -296,7 +277,7 @@ def _searches() -> int:
 def test_a_lookup_reads_the_scopes_entries_only_when_the_nearest_ones_cannot_tell(glossary, settings):
     # Valkey answers the filtered query by measuring every entry in scope, so a lookup first asks
     # for the nearest entries of the whole index; most questions are settled by that alone
-    settings.SEMANTIC_CACHE_BACKEND, settings.SEMANTIC_CACHE_MAX_DISTANCE = "redis", 0.14
+    settings.SEMANTIC_CACHE_MAX_DISTANCE = 0.14
     store()  # boss category, distance 0 from axis 0
     searches = _searches()
 
@@ -312,7 +293,7 @@ def test_a_lookup_reads_the_scopes_entries_only_when_the_nearest_ones_cannot_tel
 
 def test_many_entries_of_the_scope_within_reach_still_take_one_query(glossary, settings):
     # questions that differ by a number sit close together; the nearest of them are the scope's own
-    settings.SEMANTIC_CACHE_BACKEND, settings.SEMANTIC_CACHE_MAX_DISTANCE = "redis", 0.14
+    settings.SEMANTIC_CACHE_MAX_DISTANCE = 0.14
     for n in range(3 * settings.SEMANTIC_CACHE_CANDIDATES):
         store(f"How do I reach level {n + 10} fast?", embedding=vector(0.001 * n, axis=2 + n), answer_id=f"l-{n}")
     searches = _searches()
@@ -330,7 +311,7 @@ def _creates() -> int:
 
 
 def test_stores_make_the_index_only_until_it_is_known_and_entries_survive_it_vanishing(glossary, settings):
-    settings.SEMANTIC_CACHE_BACKEND, settings.SEMANTIC_CACHE_MAX_DISTANCE = "redis", 0.14
+    settings.SEMANTIC_CACHE_MAX_DISTANCE = 0.14
     from coach.services.cache import redis_index
     from coach.services.cache.clients import redis_sync
 
@@ -375,7 +356,7 @@ def verifying(openai_server, settings):
     return openai_server
 
 
-def test_a_confirmed_hit_is_served_and_its_check_comes_off_the_money_saved(backend, glossary, verifying):
+def test_a_confirmed_hit_is_served_and_its_check_comes_off_the_money_saved(semantic_cache, glossary, verifying):
     # given an answered question that cost 0.002 USD, and a model that says the two questions are one
     store(payload={**ANSWER, "cost_usd": "0.002"})
     verifying.answer = "yes"
@@ -393,20 +374,20 @@ def test_a_confirmed_hit_is_served_and_its_check_comes_off_the_money_saved(backe
 
 
 @pytest.mark.parametrize("behaviour", [Reply(text="no"), Reply(text="maybe"), ServerError(500)])
-def test_a_hit_the_model_does_not_confirm_is_a_miss(backend, glossary, verifying, behaviour):
+def test_a_hit_the_model_does_not_confirm_is_a_miss(semantic_cache, glossary, verifying, behaviour):
     store()
     verifying.enqueue(behaviour)
     assert alookup() is None
     assert len(verifying.chat_requests()) >= 1
 
 
-def test_without_a_verify_model_no_call_is_made(backend, glossary, openai_server):
+def test_without_a_verify_model_no_call_is_made(semantic_cache, glossary, openai_server):
     store()
     assert alookup() is not None
     assert openai_server.chat_requests() == []
 
 
-def test_a_guard_refusal_never_reaches_the_model(backend, glossary, verifying):
+def test_a_guard_refusal_never_reaches_the_model(semantic_cache, glossary, verifying):
     store("Does Yasuo counter Yone?", game="lol", category="matchup")
     assert alookup("Does Yone counter Yasuo?", game="lol", category="matchup", embedding=vector(0.0)) is None
     assert verifying.chat_requests() == []

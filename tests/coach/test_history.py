@@ -3,10 +3,11 @@
 import uuid
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from ai.embeddings import get_embedder
 from coach.models import Feedback, QuestionLog
-from coach.services.cache import semantic_cache_lookup
+from coach.services.cache import asemantic_cache_lookup
 from tests.coach.conftest import ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
@@ -112,9 +113,9 @@ def test_down_voting_an_answer_served_from_the_semantic_cache_evicts_its_entry(
     # the entry is left as it was: serving it again and again does not grow it
     log = QuestionLog.objects.get(pk=served["id"])
     embedder = get_embedder()
-    hit = semantic_cache_lookup(game="elden-ring", question="How do I beat Malenia?",
-                                embedding=embedder.embed(["How do I beat Malenia?"])[0],
-                                model_name=embedder.model_name)  # fmt: skip
+    hit = async_to_sync(asemantic_cache_lookup)(game="elden-ring", question="How do I beat Malenia?",
+                                                embedding=embedder.embed(["How do I beat Malenia?"])[0],
+                                                model_name=embedder.model_name)  # fmt: skip
     assert hit.entry_id == log.semantic_entry and hit.answer_ids == (original["id"],)
 
     with django_capture_on_commit_callbacks(execute=True):

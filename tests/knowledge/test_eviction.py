@@ -1,9 +1,10 @@
 """Cached answers built on a document go when it changes, is unpublished or deleted (coach's semantic cache)."""
 
 import pytest
+from asgiref.sync import async_to_sync
 
 from ai.embeddings import get_embedder
-from coach.services.cache import semantic_cache_lookup, semantic_cache_store
+from coach.services.cache import asemantic_cache_lookup, asemantic_cache_store
 from knowledge.services.documents import document_delete, document_ingest, document_unpublish, document_update
 
 pytestmark = pytest.mark.django_db
@@ -18,14 +19,14 @@ def cached_answer(make_document):
     )
     embedder = get_embedder()
     embedding = embedder.embed([QUESTION])[0]
-    entry = semantic_cache_store(game="elden-ring", question=QUESTION, embedding=embedding,
-                                 model_name=embedder.model_name, payload={"answer": "Run."},
-                                 document_ids=[document.pk])  # fmt: skip
+    entry = async_to_sync(asemantic_cache_store)(game="elden-ring", question=QUESTION, embedding=embedding,
+                                                 model_name=embedder.model_name, payload={"answer": "Run."},
+                                                 document_ids=[document.pk])  # fmt: skip
     assert entry is not None
 
     def is_still_cached() -> bool:
-        hit = semantic_cache_lookup(game="elden-ring", question=QUESTION, embedding=embedding,
-                                    model_name=embedder.model_name)  # fmt: skip
+        hit = async_to_sync(asemantic_cache_lookup)(game="elden-ring", question=QUESTION, embedding=embedding,
+                                                    model_name=embedder.model_name)  # fmt: skip
         return hit is not None
 
     assert is_still_cached()

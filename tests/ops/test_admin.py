@@ -5,12 +5,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from ai.embeddings import get_embedder
 from coach.models import Feedback, FeedbackReview, QuestionLog
-from coach.services.cache import semantic_cache_lookup, semantic_cache_store
+from coach.services.cache import asemantic_cache_lookup, asemantic_cache_store
 from coach.services.feedback import feedback_submit
 from knowledge.services.documents import document_create
 from knowledge.services.games import game_create_or_update
@@ -182,8 +183,9 @@ def test_evicting_a_down_voted_answer_removes_it_from_the_semantic_cache(admin_c
     embedder = get_embedder()
     embedding = embedder.embed([log.question])[0]
     scope = {"game": log.game, "question": log.question, "embedding": embedding, "model_name": embedder.model_name}
-    assert semantic_cache_store(**scope, payload={"answer": log.answer}, document_ids=[document.pk], answer_id=log.pk)
-    assert semantic_cache_lookup(**scope) is not None
+    store, lookup = async_to_sync(asemantic_cache_store), async_to_sync(asemantic_cache_lookup)
+    assert store(**scope, payload={"answer": log.answer}, document_ids=[document.pk], answer_id=log.pk)
+    assert lookup(**scope) is not None
     # and a player down-voted it, then changed their mind, so the entry is back in the cache
     feedback = Feedback.objects.create(answer=log, user=user, rating="down")
 
@@ -194,7 +196,7 @@ def test_evicting_a_down_voted_answer_removes_it_from_the_semantic_cache(admin_c
 
     # then it is gone from the cache and out of the queue
     assert "Evicted 1 answer(s): 1 semantic cache entries dropped." in response.content.decode()
-    assert semantic_cache_lookup(**scope) is None
+    assert lookup(**scope) is None
     review = FeedbackReview.objects.get(feedback=feedback)
     assert review.action == "evicted"
     assert "말레니아 물의 칼날 피하는 법" not in admin_client.get("/admin/coach/feedback/").content.decode()

@@ -18,8 +18,6 @@ from .semantic import (
     semantic_cache_backend,
     semantic_cache_evict_answer,
     semantic_cache_evict_document,
-    semantic_cache_lookup,
-    semantic_cache_store,
     semantic_hit_choose,
 )
 
@@ -42,16 +40,12 @@ __all__ = [
     "semantic_cache_backend",
     "semantic_cache_evict_answer",
     "semantic_cache_evict_document",
-    "semantic_cache_lookup",
-    "semantic_cache_store",
     "semantic_hit_choose",
 ]
 
 
 @readiness_extra
 def _semantic_cache_readiness() -> dict[str, str]:
-    """/readyz says where the semantic cache runs: "redis", "pgvector", "off" or "unavailable"."""
-    try:
-        return {"semantic_cache": semantic_cache_backend()}
-    except ValueError:  # a bad SEMANTIC_CACHE_BACKEND: say so rather than fail the probe itself
-        return {"semantic_cache": "misconfigured"}
+    """/readyz says whether the semantic cache runs: "redis", "off" (Redis has no search module) or
+    "unavailable" (Redis cannot be reached to tell)."""
+    return {"semantic_cache": semantic_cache_backend()}

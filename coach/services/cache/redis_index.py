@@ -1,4 +1,7 @@
-"""The semantic cache on a RediSearch vector index (HNSW, COSINE) through redis-py's search API, sync and async.
+"""The semantic cache on a RediSearch vector index (HNSW, COSINE) through redis-py's search API.
+
+Stores and lookups are async (the ask view); eviction and the module probe also run sync (a
+feedback's on_commit, a changed document's signal, /readyz).
 
 Entries are hashes under one key prefix per embedding dimension; the index scopes them with TAG
 fields (game, category, language, embedding model, knowledge-tag digest) and carries the document
@@ -70,7 +73,7 @@ class Candidate:
 
 
 class EntryFields(TypedDict):
-    """What an entry holds besides its TTL (store's and pg_index.store's keyword arguments)."""
+    """What an entry holds besides its TTL (astore's keyword arguments)."""
 
     scope: Scope
     question: str
@@ -225,18 +228,6 @@ def ids_query(field: str, value: str) -> Query:
     return Query(f"@{field}:{{{_tag(value)}}}").no_content().paging(0, BATCH).dialect(2)
 
 
-# --- sync ---------------------------------------------------------------------------------------
-
-
-def _ensure_index(client: redis.Redis) -> None:
-    try:
-        _create_index(client)
-    except Exception as exc:
-        if "already exists" not in str(exc).lower():
-            raise
-    _indexes_seen.add(index_name())
-
-
 def _store_pipeline(
     pipe: redis.client.Pipeline | redis.asyncio.client.Pipeline, *, ttl: float, fields: EntryFields
 ) -> tuple[str, bool]:
@@ -266,35 +257,16 @@ def _raise_failed(replies: list[object], *, created: bool) -> None:
             raise reply
 
 
-def store(*, ttl: float, **fields: Unpack[EntryFields]) -> str:
-    """One round trip: the index made if it may be missing, the entry and its TTL."""
-    with redis_sync().pipeline(transaction=False) as pipe:
-        entry_id, created = _store_pipeline(pipe, ttl=ttl, fields=fields)
-        replies = pipe.execute(raise_on_error=False)
-    _raise_failed(replies, created=created)
-    return entry_id
+# --- sync ---------------------------------------------------------------------------------------
 
 
-def knn(*, scope: Scope, embedding: list[float], k: int, within: float) -> list[Candidate]:
-    """The nearest entries in scope, for a lookup that keeps only those within `within`.
-
-    First the k nearest of the whole index (a graph walk: 0.1 ms of Valkey at 10,000 entries), then,
-    only when that cannot tell (nearest_in_scope), the filtered query, which RediSearch answers by
-    computing the distance to every entry in scope (1.9 ms at 10,000).
-    """
-    index = redis_sync().ft(index_name())
+def _ensure_index(client: redis.Redis) -> None:
     try:
-        found = nearest_in_scope(index.search(*knn_query(scope=None, embedding=embedding, k=k)), scope=scope, k=k,
-                                 within=within)  # fmt: skip
-        if found is None:
-            found = parse_candidates(index.search(*knn_query(scope=scope, embedding=embedding, k=k)))
+        _create_index(client)
     except Exception as exc:
-        if not is_missing_index(exc):
+        if "already exists" not in str(exc).lower():
             raise
-        _ensure_index(redis_sync())
-        return []
     _indexes_seen.add(index_name())
-    return found
 
 
 def evict(*, field: str, value: str) -> int:
@@ -350,6 +322,12 @@ async def astore(*, ttl: float, **fields: Unpack[EntryFields]) -> str:
 
 
 async def aknn(*, scope: Scope, embedding: list[float], k: int, within: float) -> list[Candidate]:
+    """The nearest entries in scope, for a lookup that keeps only those within `within`.
+
+    First the k nearest of the whole index (a graph walk: 0.1 ms of Valkey at 10,000 entries), then,
+    only when that cannot tell (nearest_in_scope), the filtered query, which RediSearch answers by
+    computing the distance to every entry in scope (1.9 ms at 10,000).
+    """
     client = redis_async()
     index = client.ft(index_name())
     try:

@@ -1,9 +1,10 @@
 """The semantic cache: an earlier answer to a near question (same scope, within the threshold, passing the guard).
 
-The backend is chosen once per process: Redis when its server answers FT._LIST (the search
-module), else pgvector (SEMANTIC_CACHE_BACKEND=auto); or forced by the setting. Everything fails
-open: an unreachable store or a failed read of the game's entity index is a logged miss, never an
-error, and never an unguarded hit. The caller embeds the question once (the same vector serves
+It runs on Redis's search module (Redis 8, or Valkey with RediSearch), probed once per process and
+Redis URL: a Redis whose server does not answer FT._LIST has no search module, and the semantic cache
+is off there (the exact cache still works; /readyz says "off"). Everything fails open: an unreachable
+store or a failed read of the game's entity index is a logged miss, never an error, and never an
+unguarded hit. The caller embeds the question once (the same vector serves
 retrieval) and passes it in with the embedder's model name; vectors of different models are never
 compared. The raw question's vector is the key, not its canonical form's (coach.services.guard):
 with e5 (the offline default) embedding the canonical text gained one held-out pair in 76 (93% ->
@@ -17,20 +18,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from coach.services.guard.check import guard_check
 from coach.services.guard.entities import EntityFinder
 from knowledge.sentences import question_language
 
-from . import pg_index, redis_index
+from . import redis_index
 from .clients import cache_redis_url, redis_async, redis_failed, redis_skipped, redis_sync
 from .exact import Payload
 from .redis_index import Candidate, EntryFields, Scope
@@ -38,8 +37,7 @@ from .verify import asemantic_hit_verify, verify_model
 
 logger = logging.getLogger("coach.cache")
 
-BACKENDS = ("auto", "redis", "pgvector", "off")
-_backend_choice: dict[tuple[str, str], str] = {}
+_has_search: dict[str, bool] = {}  # per Redis URL: whether its server has the search module
 # The cosine distance within which a cached question may answer, per embedding model, as
 # bench/semantic_cache.py chose it on its dev pairs with the guard on (each model spreads questions
 # differently: e5 puts every question of one game within ~0.1 of another). Other models (OpenAI's)
@@ -91,53 +89,45 @@ def semantic_scope(*, game: str, question: str, model_name: str, category: str |
                  model_name=model_name, filters=filters)  # fmt: skip
 
 
-# --- which backend ------------------------------------------------------------------------------
+# --- whether it runs ----------------------------------------------------------------------------
 
 
-def _setting() -> str:
-    choice: str = settings.SEMANTIC_CACHE_BACKEND
-    if choice not in BACKENDS:
-        raise ValueError(f"SEMANTIC_CACHE_BACKEND must be one of {BACKENDS}, not {choice!r}")
-    return choice
+def _remember(url: str, has_search: bool) -> str:
+    _has_search[url] = has_search
+    if has_search:
+        logger.info("coach cache: semantic cache on Redis (it has the search module)")
+    else:
+        logger.warning("coach cache: semantic cache off, Redis lacks the search module (the exact cache still works)")
+    return "redis" if has_search else "off"
 
 
-def _remember(key: tuple[str, str], has_search: bool) -> str:
-    backend = "redis" if has_search else "pgvector"
-    _backend_choice[key] = backend
-    logger.info("coach cache: semantic cache on %s (Redis %s the search module)", backend,
-                "has" if has_search else "lacks")  # fmt: skip
-    return backend
-
-
-def _backend_known() -> tuple[str | None, tuple[str, str]]:
-    """The backend when no probe is needed (configured, remembered, or Redis skipped), and the memo key."""
-    choice = _setting()
-    key = (choice, cache_redis_url())
-    if choice != "auto":
-        return choice, key
-    if key in _backend_choice:
-        return _backend_choice[key], key
-    return ("unavailable" if redis_skipped() else None), key
+def _backend_known() -> tuple[str | None, str]:
+    """The answer when no probe is needed (remembered, or Redis skipped), and the Redis URL it is kept under."""
+    url = cache_redis_url()
+    if url in _has_search:
+        return ("redis" if _has_search[url] else "off"), url
+    return ("unavailable" if redis_skipped() else None), url
 
 
 def semantic_cache_backend() -> str:
-    """ "redis", "pgvector" or "off"; "unavailable" while auto cannot reach Redis to decide (retried later)."""
-    known, key = _backend_known()
+    """ "redis" (its search module answers), "off" (Redis has no search module), or "unavailable" while
+    Redis cannot be reached to tell (asked again later)."""
+    known, url = _backend_known()
     if known is not None:
         return known
     try:
-        return _remember(key, redis_index.probe_search_module(redis_sync()))
+        return _remember(url, redis_index.probe_search_module(redis_sync()))
     except Exception as exc:
         redis_failed("semantic backend probe", exc)
         return "unavailable"
 
 
 async def asemantic_cache_backend() -> str:
-    known, key = _backend_known()
+    known, url = _backend_known()
     if known is not None:
         return known
     try:
-        return _remember(key, await redis_index.aprobe_search_module(redis_async()))
+        return _remember(url, await redis_index.aprobe_search_module(redis_async()))
     except Exception as exc:
         redis_failed("semantic backend probe", exc)
         return "unavailable"
@@ -146,14 +136,8 @@ async def asemantic_cache_backend() -> str:
 # --- the names the guard reads ------------------------------------------------------------------
 
 
-def _entities(game: str) -> EntityFinder:
-    from knowledge.selectors import entity_index  # knowledge owns the catalogue; staff edit it in the admin
-
-    return entity_index(game)
-
-
 async def _aentities(game: str) -> EntityFinder:
-    from knowledge.selectors import aentity_index
+    from knowledge.selectors import aentity_index  # knowledge owns the catalogue; staff edit it in the admin
 
     return await aentity_index(game)
 
@@ -162,9 +146,7 @@ async def _aentities(game: str) -> EntityFinder:
 
 
 def _usable(backend: str, embedding: list[float], model_name: str) -> bool:
-    if backend not in ("redis", "pgvector"):
-        return False
-    if backend == "redis" and redis_skipped():
+    if backend != "redis" or redis_skipped():
         return False
     if len(embedding) != settings.EMBEDDING_DIM or not model_name:
         logger.warning("coach cache: semantic cache skipped, %d-dim vector (expected %d) or no model name",
@@ -185,47 +167,9 @@ def _hit(candidate: Candidate | None, verify_cost_usd: Decimal = Decimal(0)) -> 
                        distance=candidate.distance, payload=payload, verify_cost_usd=verify_cost_usd)  # fmt: skip
 
 
-def _failed(backend: str, what: str, exc: Exception) -> None:
-    if backend == "redis":
-        redis_failed(what, exc)
-    else:
-        logger.error("coach cache: %s failed on pgvector (%s: %s)", what, type(exc).__name__, exc)
-
-
 def _max_distance(model_name: str) -> float:
     default: float = settings.SEMANTIC_CACHE_MAX_DISTANCE
     return MAX_DISTANCE_BY_MODEL.get(model_name, default)
-
-
-def semantic_cache_lookup(
-    *,
-    game: str,
-    question: str,
-    embedding: list[float],
-    model_name: str,
-    category: str | None = None,
-    tags: list[str] | None = None,
-) -> SemanticHit | None:
-    """The cached answer for a near question in the same scope, or None (also when the cache is down)."""
-    backend = semantic_cache_backend()
-    if not _usable(backend, embedding, model_name):
-        return None
-    scope = semantic_scope(game=game, question=question, model_name=model_name, category=category, tags=tags)
-    k = settings.SEMANTIC_CACHE_CANDIDATES
-    try:
-        if backend == "redis":
-            candidates = redis_index.knn(scope=scope, embedding=embedding, k=k, within=_max_distance(model_name))
-        else:
-            candidates = pg_index.knn(scope=scope, embedding=embedding, k=k)
-        if not candidates:
-            return None
-        index = _entities(game)
-    except Exception as exc:
-        _failed(backend, "semantic lookup", exc)
-        return None
-    return _hit(semantic_hit_choose(question=question, candidates=candidates, index=index,
-                                    max_distance=_max_distance(model_name),
-                                    guard=settings.SEMANTIC_CACHE_GUARD))  # fmt: skip
 
 
 async def asemantic_cache_lookup(
@@ -237,22 +181,19 @@ async def asemantic_cache_lookup(
     category: str | None = None,
     tags: list[str] | None = None,
 ) -> SemanticHit | None:
-    """semantic_cache_lookup for the async ask view."""
+    """The cached answer for a near question in the same scope, or None (also when the cache is down or off)."""
     backend = await asemantic_cache_backend()
     if not _usable(backend, embedding, model_name):
         return None
     scope = semantic_scope(game=game, question=question, model_name=model_name, category=category, tags=tags)
     k = settings.SEMANTIC_CACHE_CANDIDATES
     try:
-        if backend == "redis":
-            candidates = await redis_index.aknn(scope=scope, embedding=embedding, k=k, within=_max_distance(model_name))
-        else:
-            candidates = await sync_to_async(pg_index.knn)(scope=scope, embedding=embedding, k=k)
+        candidates = await redis_index.aknn(scope=scope, embedding=embedding, k=k, within=_max_distance(model_name))
         if not candidates:
             return None
         index = await _aentities(game)
     except Exception as exc:
-        _failed(backend, "semantic lookup", exc)
+        redis_failed("semantic lookup", exc)
         return None
     chosen = semantic_hit_choose(question=question, candidates=candidates, index=index,
                                  max_distance=_max_distance(model_name),
@@ -283,36 +224,15 @@ def _store_fields(*, game: str, question: str, embedding: list[float], model_nam
     }
 
 
-def semantic_cache_store(*, game: str, question: str, embedding: list[float], model_name: str, payload: Payload,
-                         document_ids: Iterable[Ref], answer_id: Ref | None = None, category: str | None = None,
-                         tags: list[str] | None = None, ttl: float | None = None) -> str | None:  # fmt: skip
+async def asemantic_cache_store(*, game: str, question: str, embedding: list[float], model_name: str,
+                                payload: Payload, document_ids: Iterable[Ref], answer_id: Ref | None = None,
+                                category: str | None = None,
+                                tags: list[str] | None = None, ttl: float | None = None) -> str | None:  # fmt: skip
     """Keep a freshly generated answer for near questions; returns the entry id, None if not stored.
 
     document_ids: the knowledge documents the answer's sources came from (eviction when one
     changes); answer_id: the QuestionLog id (eviction on a down-vote). payload: any JSON-able dict.
     """
-    backend = semantic_cache_backend()
-    if not _usable(backend, embedding, model_name):
-        return None
-    fields = _store_fields(game=game, question=question, embedding=embedding, model_name=model_name,
-                           payload=payload, document_ids=document_ids, answer_id=answer_id,
-                           category=category, tags=tags)  # fmt: skip
-    ttl = settings.SEMANTIC_CACHE_TTL_SECONDS if ttl is None else ttl
-    try:
-        if backend == "redis":
-            return redis_index.store(ttl=ttl, **fields)
-        _purge_now_and_then()
-        return pg_index.store(ttl=ttl, **fields)
-    except Exception as exc:
-        _failed(backend, "semantic store", exc)
-        return None
-
-
-async def asemantic_cache_store(*, game: str, question: str, embedding: list[float], model_name: str,
-                                payload: Payload, document_ids: Iterable[Ref], answer_id: Ref | None = None,
-                                category: str | None = None,
-                                tags: list[str] | None = None, ttl: float | None = None) -> str | None:  # fmt: skip
-    """semantic_cache_store for the async ask view."""
     backend = await asemantic_cache_backend()
     if not _usable(backend, embedding, model_name):
         return None
@@ -321,28 +241,10 @@ async def asemantic_cache_store(*, game: str, question: str, embedding: list[flo
                            category=category, tags=tags)  # fmt: skip
     ttl = settings.SEMANTIC_CACHE_TTL_SECONDS if ttl is None else ttl
     try:
-        if backend == "redis":
-            return await redis_index.astore(ttl=ttl, **fields)
-        return await sync_to_async(_pg_store)(ttl=ttl, fields=fields)
+        return await redis_index.astore(ttl=ttl, **fields)
     except Exception as exc:
-        _failed(backend, "semantic store", exc)
+        redis_failed("semantic store", exc)
         return None
-
-
-def _pg_store(*, ttl: float, fields: EntryFields) -> str:
-    _purge_now_and_then()
-    return pg_index.store(ttl=ttl, **fields)
-
-
-_next_purge = 0.0
-
-
-def _purge_now_and_then() -> None:
-    """Expired pgvector rows are never served; stores delete them at most once a minute (no periodic task needed)."""
-    global _next_purge
-    if time.monotonic() >= _next_purge:
-        _next_purge = time.monotonic() + 60
-        pg_index.purge_expired()
 
 
 # --- eviction -----------------------------------------------------------------------------------
@@ -352,14 +254,15 @@ def _evict(field: str, value: Ref, what: str, entry_id: str = "") -> int | None:
     backend = semantic_cache_backend()
     if backend == "off":
         return 0
-    if backend == "unavailable" or (backend == "redis" and redis_skipped()):
+    if backend == "unavailable" or redis_skipped():
         logger.error("coach cache: %s %s not evicted, Redis unavailable; entries expire by TTL", what, value)
         return None
-    evict, delete = (redis_index.evict, redis_index.delete) if backend == "redis" else (pg_index.evict, pg_index.delete)
     try:
-        evicted = evict(field=field, value=str(value)) + (delete(entry_id=entry_id) if entry_id else 0)
+        evicted = redis_index.evict(field=field, value=str(value))
+        if entry_id:
+            evicted += redis_index.delete(entry_id=entry_id)
     except Exception as exc:
-        _failed(backend, f"evict {what} {value}", exc)
+        redis_failed(f"evict {what} {value}", exc)
         return None
     if evicted:
         logger.info("coach cache: evicted %d semantic entries for %s %s", evicted, what, value)
@@ -368,8 +271,6 @@ def _evict(field: str, value: Ref, what: str, entry_id: str = "") -> int | None:
 
 async def _aevict(field: str, value: Ref, what: str, entry_id: str = "") -> int | None:
     backend = await asemantic_cache_backend()
-    if backend == "pgvector":
-        return await sync_to_async(_evict)(field, value, what, entry_id)
     if backend == "off":
         return 0
     if backend == "unavailable" or redis_skipped():
@@ -380,7 +281,7 @@ async def _aevict(field: str, value: Ref, what: str, entry_id: str = "") -> int 
         if entry_id:
             evicted += await redis_index.adelete(entry_id=entry_id)
     except Exception as exc:
-        _failed(backend, f"evict {what} {value}", exc)
+        redis_failed(f"evict {what} {value}", exc)
         return None
     if evicted:
         logger.info("coach cache: evicted %d semantic entries for %s %s", evicted, what, value)
