@@ -12,8 +12,6 @@ from django.test import override_settings
 
 from coach.models import QuestionLog
 from coach.services.cache import (
-    asemantic_cache_evict_answer,
-    asemantic_cache_evict_document,
     asemantic_cache_lookup,
     asemantic_cache_store,
     semantic_cache_evict_answer,
@@ -224,7 +222,7 @@ def test_down_vote_evicts_the_answer_and_answers_served_from_it(semantic_cache, 
     assert semantic_cache_evict_answer(answer_id="served-later", entry_id=hit.entry_id) == 0
 
 
-def test_async_evictions_drop_entries_by_document_and_answer(semantic_cache, glossary):
+def test_evictions_drop_entries_stored_from_the_event_loop_by_document_and_answer(semantic_cache, glossary):
     entry_id = async_to_sync(asemantic_cache_store)(
         game="elden-ring", question="Where is Malenia?", embedding=vector(), model_name=MODEL, payload=ANSWER,
         document_ids=[11], answer_id="q-9", category="boss",
@@ -232,14 +230,14 @@ def test_async_evictions_drop_entries_by_document_and_answer(semantic_cache, glo
     hit = async_to_sync(asemantic_cache_lookup)(game="elden-ring", question="where is malenia", category="boss",
                                                 embedding=vector(0.03), model_name=MODEL)  # fmt: skip
     assert hit is not None and hit.entry_id == entry_id
-    assert async_to_sync(asemantic_cache_evict_answer)(answer_id="nobody") == 0
-    assert async_to_sync(asemantic_cache_evict_document)(document_id=11) == 1
+    assert semantic_cache_evict_answer(answer_id="nobody") == 0
+    assert semantic_cache_evict_document(document_id=11) == 1
     assert lookup("where is malenia", embedding=vector(0.03)) is None
     again = async_to_sync(asemantic_cache_store)(
         game="elden-ring", question="Where is Malenia?", embedding=vector(), model_name=MODEL, payload=ANSWER,
         document_ids=[11], answer_id="q-9", category="boss",
     )  # fmt: skip
-    assert async_to_sync(asemantic_cache_evict_answer)(answer_id="q-10", entry_id=again) == 1
+    assert semantic_cache_evict_answer(answer_id="q-10", entry_id=again) == 1
     assert lookup("where is malenia", embedding=vector(0.03)) is None
 
 
@@ -263,7 +261,6 @@ def test_redis_down_semantic_cache_fails_open(glossary, caplog):
         # an eviction that could not run says so (None), and is logged as an error for the operator
         assert semantic_cache_evict_document(document_id=7) is None
         assert semantic_cache_evict_answer(answer_id="a-1") is None
-        assert async_to_sync(asemantic_cache_evict_document)(document_id=7) is None
     assert "Redis unavailable" in caplog.text
     assert "document 7 not evicted" in caplog.text
 

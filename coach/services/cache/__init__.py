@@ -11,8 +11,6 @@ from .question import QuestionCached, aquestion_cached, aquestion_keep, question
 from .semantic import (
     SemanticHit,
     asemantic_cache_backend,
-    asemantic_cache_evict_answer,
-    asemantic_cache_evict_document,
     asemantic_cache_lookup,
     asemantic_cache_store,
     semantic_cache_backend,
@@ -29,8 +27,6 @@ __all__ = [
     "aquestion_cached",
     "aquestion_keep",
     "asemantic_cache_backend",
-    "asemantic_cache_evict_answer",
-    "asemantic_cache_evict_document",
     "asemantic_cache_lookup",
     "asemantic_cache_store",
     "exact_cache_get",

@@ -344,27 +344,6 @@ async def aknn(*, scope: Scope, embedding: list[float], k: int, within: float) -
     return found
 
 
-async def aevict(*, field: str, value: str) -> int:
-    client = redis_async()
-    evicted = 0
-    while True:
-        try:
-            keys = [doc.id for doc in (await client.ft(index_name()).search(ids_query(field, value))).docs]
-        except Exception as exc:
-            if not is_missing_index(exc):
-                raise
-            await _aensure_index(client)
-            return evicted
-        if keys:
-            evicted += await client.delete(*keys)
-        if len(keys) < BATCH:
-            return evicted
-
-
-async def adelete(*, entry_id: str) -> int:
-    return await redis_async().delete(key_prefix() + entry_id)
-
-
 async def aprobe_search_module(client: redis.asyncio.Redis) -> bool:
     try:
         await client.execute_command("FT._LIST")

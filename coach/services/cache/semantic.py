@@ -269,25 +269,6 @@ def _evict(field: str, value: Ref, what: str, entry_id: str = "") -> int | None:
     return evicted
 
 
-async def _aevict(field: str, value: Ref, what: str, entry_id: str = "") -> int | None:
-    backend = await asemantic_cache_backend()
-    if backend == "off":
-        return 0
-    if backend == "unavailable" or redis_skipped():
-        logger.error("coach cache: %s %s not evicted, Redis unavailable; entries expire by TTL", what, value)
-        return None
-    try:
-        evicted = await redis_index.aevict(field=field, value=str(value))
-        if entry_id:
-            evicted += await redis_index.adelete(entry_id=entry_id)
-    except Exception as exc:
-        redis_failed(f"evict {what} {value}", exc)
-        return None
-    if evicted:
-        logger.info("coach cache: evicted %d semantic entries for %s %s", evicted, what, value)
-    return evicted
-
-
 def semantic_cache_evict_document(*, document_id: Ref) -> int | None:
     """Drop every entry answered from this knowledge document (it changed); how many, None if the cache is down."""
     return _evict("documents", document_id, "document")
@@ -297,11 +278,3 @@ def semantic_cache_evict_answer(*, answer_id: Ref, entry_id: str = "") -> int | 
     """Drop the entry holding this answer (a down-vote) and, for an answer served from the cache, the entry
     it came from (`entry_id`: its QuestionLog.semantic_entry)."""
     return _evict("answers", answer_id, "answer", entry_id)
-
-
-async def asemantic_cache_evict_document(*, document_id: Ref) -> int | None:
-    return await _aevict("documents", document_id, "document")
-
-
-async def asemantic_cache_evict_answer(*, answer_id: Ref, entry_id: str = "") -> int | None:
-    return await _aevict("answers", answer_id, "answer", entry_id)
