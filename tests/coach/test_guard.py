@@ -714,6 +714,7 @@ def test_named_sides_read_by_the_relation_words_decide_before_the_words_order():
         (lol, "케인 밀릴 때 템트리", "케인 앞서 있을 때 템트리"),
         (lol, "리롤덱 연패할 때 운영 어케 함?", "리롤덱 연승할 때 운영 어케 함?"),
         (lol, "how to play a loss streak in tft", "how to play a win streak in tft"),
+        (lol, "how to play a losing streak in tft", "how to play a win streak in tft"),
         (lol, "how to use astra wall pre plant", "how to use astra wall post plant"),
         (lol, "아스트라 벽 설치 전 활용", "아스트라 벽 설치 후 활용"),
         (lol, "요즘 1티어 덱이 뭐임?", "요즘 1티어 증강이 뭐임?"),  # 덱 with its particle

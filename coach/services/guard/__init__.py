@@ -5,9 +5,10 @@ from 14.10, Godrick from Godfrey, "아리 룬" from "아리 상대 룬", or a qu
 (issues 6 and 23). These pure functions compare what distance misses: the game's entities (from its
 catalogue: knowledge.entities.EntityIndex) and the role each plays around relation words (vs, into,
 against, counters, 상대로, 카운터, 으로/로), numbers as written, negation, and topic words (a role, a
-rank, a queue, a modifier such as team or duo, counter vs build). A cached answer is served only when
-every check agrees. A refused hit costs one LLM call, a wrong hit costs the player a wrong answer, so
-each check errs towards refusing.
+rank, a queue, a modifier such as team or duo, counter vs build); then two parts swapped around the
+same words (roles.sides_swapped) and a word of substance swapped for another (contrast). A cached
+answer is served only when every check agrees. A refused hit costs one LLM call, a wrong hit costs the
+player a wrong answer, so each check errs towards refusing.
 
 question_canonical() is the form negation and topic words are read from: names replaced by their
 entity ids, Korean politeness endings, filler and punctuation dropped, so "혹시 말레니야 물새 난무

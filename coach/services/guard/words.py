@@ -195,7 +195,7 @@ _TOPIC_WORDS: dict[str, dict[str, str]] = {
     },
     # Ahead or behind, a win or a loss streak: the same plan played from the other side of the game.
     "lead": {"ahead": r"\bahead\b|앞서|앞설", "behind": r"\bbehind\b|뒤처|밀릴\s?때|밀리는\s?상황"},
-    "streak": {"win_streak": r"\bwin\s?streak\w*|연승", "loss_streak": r"\blos[es]\w*\s?streak\w*|연패"},
+    "streak": {"win_streak": r"\bwin\s?streak\w*|연승", "loss_streak": r"\blos\w*\s?streak\w*|연패"},
     # Losing is the other side of winning: "does Yasuo lose to Yone" may not take the answer to "does Yasuo
     # beat Yone" (its "yes" would mean the opposite). Weak is a facet above ("weakness").
     "outcome": {"lose": r"\blos(?:e|es|ing)\b|(?<![가-힣])(?:지는|져|밀려|밀리|불리|약해|약하|약한|약함)"},
