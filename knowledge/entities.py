@@ -134,10 +134,7 @@ def _typo_of(word: str, name: str) -> bool:
         return one_edit_apart(word, name)
     if len(word) != len(name) or not all(_is_hangul(ch) for ch in word) or word[-1] in KO_SUFFIXES:
         return False  # a word ending in a particle is most often a 2-syllable word and it (미드가, 탑이)
-    differ = [(a, b) for a, b in zip(word, name, strict=True) if a != b]
-    if len(differ) != 1:
-        return False
-    return sum(x != y for x, y in zip(_jamo(differ[0][0]), _jamo(differ[0][1]), strict=True)) == 1
+    return word != name and one_edit_apart(jamo_letters(word), jamo_letters(name))
 
 
 def _deletes(word: str) -> set[str]:
