@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from coach.services.guard.canonical import _KOREAN_FILLER
 from coach.services.guard.entities import EntityFinder, EntityMatch, _names, question_normalize
@@ -102,10 +103,12 @@ def _beside(text: str, matches: Sequence[EntityMatch], start: int, end: int) -> 
     return left, right
 
 
+@lru_cache(maxsize=4096)
 def roles_in(text: str, index: EntityFinder | None) -> tuple[tuple[str, str], ...]:
     """(role, entity id) for each name the question uses, sorted, with ("opp", "?") for a relation word
     that names no one. Names without a relation word have no role ("" ); two or more of one kind
-    without roles keep their order ("#1", "#2"), since "야스오 요네 라인전" may be a matchup too."""
+    without roles keep their order ("#1", "#2"), since "야스오 요네 라인전" may be a matchup too.
+    Cached: the guard's facts and its sides check both read them."""
     text = question_normalize(text)
     return _roles(text, _names(text, index))
 
