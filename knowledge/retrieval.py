@@ -119,11 +119,18 @@ def _chunk_text(title: str, text: str) -> tuple[str, frozenset[str]]:
     return lowered, frozenset(terms(lowered))
 
 
-def _names_pattern(names: list[str]) -> re.Pattern:
+@functools.lru_cache(maxsize=4096)
+def _names_pattern(names: tuple[str, ...]) -> re.Pattern:
     """Any of the names in a lower-cased text: Latin ones as whole words ("Vi" is not in "view"),
     Korean ones anywhere (particles follow them: 말레니아를)."""
     alternatives = sorted({name.lower() for name in names}, key=len, reverse=True)
     return re.compile("|".join(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" for name in alternatives))
+
+
+@functools.lru_cache(maxsize=16384)
+def _spellings_in(pattern: re.Pattern, text: str) -> tuple[str, ...]:
+    """The entity's spellings a chunk uses; kept, as _chunk_text: the same chunks and entities come back."""
+    return tuple(pattern.findall(text))
 
 
 def retrieve(
@@ -148,7 +155,7 @@ def retrieve(
     index = entity_index(game)
     matches = index.find(question)
     entity_ids = list(dict.fromkeys(match.entity_id for match in matches))
-    spellings = {entity_id: _names_pattern(index.names(entity_id)) for entity_id in entity_ids}
+    spellings = {entity_id: _names_pattern(tuple(index.names(entity_id))) for entity_id in entity_ids}
     asked = question.lower()
     wanted = terms(question)
     for entity_id in entity_ids:
@@ -188,7 +195,7 @@ def _rank(hit: ChunkHit, language: str, spellings: dict, wanted: set[str], calib
     text, text_terms = _chunk_text(hit.title, hit.text)
     supported, used = set(), []
     for entity_id, pattern in spellings.items():
-        present = pattern.findall(text)
+        present = _spellings_in(pattern, text)
         if present:
             supported.add(entity_id)
             used += present

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ai.llm import is_reasoning_model
-from ai.tokens import count_tokens
+from ai.tokens import count_tokens, count_tokens_by_line
 from billing.plans import Plan
 from knowledge.retrieval import Ranked, terms
 from knowledge.sentences import Sentence, sentences
@@ -66,7 +66,7 @@ def evidence_fit(
                 continue
             _, position, tokens = scored[round_number]
             cost = tokens + (
-                SOURCE_FRAME_TOKENS + count_tokens(ranked[index].hit.title, model) if not chosen[index] else 0
+                SOURCE_FRAME_TOKENS + count_tokens_by_line(ranked[index].hit.title, model) if not chosen[index] else 0
             )
             if spent + cost > budget:
                 continue

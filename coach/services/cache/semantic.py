@@ -217,7 +217,7 @@ def _store_fields(*, game: str, question: str, embedding: list[float], model_nam
     return {
         "scope": scope,
         "question": question,
-        "embedding": [float(x) for x in embedding],
+        "embedding": embedding,
         "payload": payload,
         "document_ids": sorted({str(d) for d in document_ids}),
         "answer_ids": [str(answer_id)] if answer_id is not None else [],
