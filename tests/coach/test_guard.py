@@ -248,6 +248,9 @@ def test_versions_are_compared_as_written_and_whole_numbers_exactly():
         (lol, "야스오 치명타 빌드 가면 안 돼요?", "야스오 치명타 빌드 가야 돼요?"),
         (lol, "제드 암살자 템 말고 뭐 가요?", "제드 암살자 템 뭐 가요?"),
         (lol, "리신 레드 시작 하지 마요?", "리신 레드 시작 해도 돼요?"),
+        # the prohibitive 말다 in its other forms: 말아야, 말까, 말자
+        (elden, "라다곤 상대로 방패 들지 말아야 해요?", "라다곤 상대로 방패 들어야 해요?"),
+        (lol, "정글 초반에 인베 가지 말까요?", "정글 초반에 인베 갈까요?"),
         (elden, "말레니아 약하지 않아요?", "말레니아 약해요?"),
         (lol, "Should I skip armor on an eco?", "Should I buy armor on an eco?"),
         (elden, "첫 보스 스킵해도 돼요?", "첫 보스 잡아도 돼요?"),
@@ -262,7 +265,7 @@ def test_an_added_or_removed_negation_is_refused(check, asked, cached):
 
 
 @pytest.mark.parametrize(
-    "text", ["성 안에 있는 아이템", "안전하게 파밍하는 법", "이거 아니면 뭐가 좋아요", "안내 NPC 위치"]
+    "text", ["성 안에 있는 아이템", "안전하게 파밍하는 법", "이거 아니면 뭐가 좋아요", "안내 NPC 위치", "어떻게 하지 말레니아"]
 )
 def test_korean_words_that_only_look_negative_are_not_negations(text):
     assert negations_in(text) == 0

@@ -70,12 +70,12 @@ _ENGLISH_NEGATION = re.compile(
 )
 # Korean negation lives in verb endings and particles, so these match inside words:
 # 안 (short negation: "안 돼", "안맞아"), 못 (inability), 않 (long negation), 없 (absence),
-# 아니/아닌 (copula negation; "아니면" = "or else" is not one), 말고 ("not X but"), 지 마 (don't),
+# 아니/아닌 (copula negation; "아니면" = "or else" is not one), 말고 ("not X but"), 지 마 and 지 말아야/말까 (don't),
 # 빼고/제외/없이 (without). 안 only counts before a space or a verb stem, so 안전/안내/성 안에 do not.
 _KOREAN_NEGATION = re.compile(
     r"(?:^|(?<=\s))안(?=\s|되|돼|됨|됩|통|맞|먹|들|나와|나오|나옴|써|쓰|해|하|보이|보여|뜨|떠|죽|잡|깨|열|풀|가|와|좋|아프|올라|오르|붙|걸|박)"
     r"|(?:^|(?<=\s))못(?!생)"
-    r"|않|없|아니(?!면)|아닌|아님|아냐|말고|지\s?마|빼고|제외|금지|불가|스킵|건너뛰|거르"
+    r"|않|없|아니(?!면)|아닌|아님|아냐|말고|지\s?(?:마|말(?:아|어|았|자|까|라|지|기|것|(?![가-힣])))|빼고|제외|금지|불가|스킵|건너뛰|거르"
 )
 
 
