@@ -265,7 +265,8 @@ def test_an_added_or_removed_negation_is_refused(check, asked, cached):
 
 
 @pytest.mark.parametrize(
-    "text", ["성 안에 있는 아이템", "안전하게 파밍하는 법", "이거 아니면 뭐가 좋아요", "안내 NPC 위치", "어떻게 하지 말레니아"]
+    "text",
+    ["성 안에 있는 아이템", "안전하게 파밍하는 법", "이거 아니면 뭐가 좋아요", "안내 NPC 위치", "어떻게 하지 말레니아"],
 )
 def test_korean_words_that_only_look_negative_are_not_negations(text):
     assert negations_in(text) == 0
