@@ -193,7 +193,8 @@ def retrieve(
 
 def _rank(hit: ChunkHit, language: str, spellings: dict, wanted: set[str], calibration: Calibration) -> Ranked:
     text, text_terms = _chunk_text(hit.title, hit.text)
-    supported, used = set(), []
+    supported: set[str] = set()
+    used: list[str] = []
     for entity_id, pattern in spellings.items():
         present = _spellings_in(pattern, text)
         if present:
