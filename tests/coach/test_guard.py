@@ -40,6 +40,10 @@ def elden(asked, cached):
     return guard_check(asked, cached, index=catalogue("elden-ring"))
 
 
+def valorant(asked, cached):
+    return guard_check(asked, cached, index=catalogue("valorant"))
+
+
 # --- same question, other clothes: served ------------------------------------------------------
 
 
@@ -686,10 +690,26 @@ def test_no_phrasing_of_a_matchup_reads_like_any_phrasing_of_its_reverse(pairs, 
         ),
         (lol, "트루 데미지 덱으로 펜타킬 덱 이기는 법", "펜타킬 덱으로 트루 데미지 덱 이기는 법"),
         (lol, "frost comp into bruiser comp tips", "bruiser comp into frost comp tips"),
+        # a particle's other form on the swapped parts (요들이 / 저거너트가)
+        (lol, "요들이 저거너트한테 약해요?", "저거너트가 요들한테 약해요?"),
+        (lol, "does the yordle comp lose to the juggernaut comp", "does the juggernaut comp lose to the yordle comp"),
     ],
 )
 def test_two_sides_swapped_around_the_same_words_are_refused(check, asked, cached):
     assert check(asked, cached).reason == "sides"
+
+
+@pytest.mark.parametrize(
+    ("asked", "cached"),
+    [
+        ("우리 팀이 풀바이고 상대가 에코일 때 어떻게 해요", "상대 팀이 풀바이고 우리가 에코일 때 어떻게 해요"),
+        ("what to do when we are on eco and they full buy", "what to do when they are on eco and we full buy"),
+    ],
+)
+def test_swapped_sides_are_refused_even_where_the_relation_words_named_the_same_sides(asked, cached):
+    # the catalogue knows eco and full buy, and the relation words may read both questions alike
+    assert valorant(asked, cached).reason in ("roles", "sides")
+    assert not valorant(asked, asked).reason
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,10 @@ def _facts(text: str, index: EntityFinder | None) -> tuple[object, ...]:
             numbers_in(text), negations_in(rest), topics_in(rest))  # fmt: skip
 
 
+def _named_sides(text: str, index: EntityFinder) -> bool:
+    return any(role in _SIDES and not entity.startswith("?") for role, entity in roles_in(text, index))
+
+
 def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
                 terms: list[str] | tuple[str, ...] | None = None) -> GuardVerdict:  # fmt: skip
     """May the answer to `cached` be served for `asked`? Same language, entities, roles, numbers as
@@ -51,9 +55,11 @@ def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
     for check, mine, theirs in zip(_CHECKS, _facts(asked, index), _facts(cached, index), strict=True):
         if mine != theirs:
             return GuardVerdict(False, check)
-    if not any(role in _SIDES and not entity.startswith("?") for role, entity in roles_in(asked, index)) and (
-        sides_swapped(asked, cached)
-    ):  # where the relation words gave named sides, they decided above; else the words' order decides
+    # Where the relation words gave the swapped names their sides, those decided above ("야스오로 요네 상대" /
+    # "요네 상대로 야스오"); the order of other words still decides ("우리가 에코고 상대 풀바이": 우리/상대 swapped).
+    if (parts := sides_swapped(asked, cached)) and not (
+        index is not None and any(index.find(part) for part in parts) and _named_sides(asked, index)
+    ):
         return GuardVerdict(False, "sides")
     if words_swapped(asked, cached, index):
         return GuardVerdict(False, "contrast")

@@ -272,30 +272,47 @@ _SYMMETRIC_JOINER = re.compile(r"[\s,/&]*(?:(?:and|or|n|&|랑|이랑|하고|와|
 _ADVERBIAL = re.compile(r"\s*(?:as|in|on|at|during|after|before|when|while|with|without|for|from)\s")
 
 
-def sides_swapped(asked: str, cached: str) -> bool:
-    """Whether one question is the other with two parts swapped around words that stay put."""
-    a, b = question_normalize(asked), question_normalize(cached)
+# A Korean particle's two forms, chosen by the sound before it (펜타킬이 / 트루데미지가), as one: swapped parts
+# carry the other form ("펜타킬이 트루데미지한테" / "트루데미지가 펜타킬한테").
+_PARTICLE_FORM = re.compile(r"(?<=[가-힣])(가|는|를|와|랑)(?=[\s?.!,]|$)")
+_PARTICLE_FORMS = {"가": "이", "는": "은", "를": "을", "와": "과", "랑": "이랑"}
+
+
+def _particles_one_form(text: str) -> str:
+    return _PARTICLE_FORM.sub(lambda match: _PARTICLE_FORMS[match.group(1)], text)
+
+
+def sides_swapped(asked: str, cached: str) -> tuple[str, str] | None:
+    """The two parts one question has swapped around words that stay put in the other, or None."""
+    a, b = (_particles_one_form(question_normalize(text)) for text in (asked, cached))
     if a == b or len(a) != len(b) or sorted(a) != sorted(b):
-        return False
+        return None
     n = len(a)
     same_start = next(i for i in range(n) if a[i] != b[i])
     same_end = next(i for i in range(n) if a[n - 1 - i] != b[n - 1 - i])
     # the swapped parts may begin inside what the two share ("아리 vs 아칼리"): cut there or at a word's start
     starts = {same_start, *(i for i in range(same_start) if i == 0 or a[i - 1] == " ")}
     ends = {same_end, *(i for i in range(same_end) if i == 0 or a[n - i] == " ")}
-    return any(_swapped(a[p : n - q], b[p : n - q]) for p in starts for q in ends if p + q < n)
+    for p in sorted(starts):
+        for q in sorted(ends):
+            if p + q < n and (parts := _swapped(a[p : n - q], b[p : n - q])):
+                return parts
+    return None
 
 
-def _swapped(a: str, b: str) -> bool:
-    """a is X + joiner + Y and b is Y + joiner + X, with a joiner that is more than a space or an "and"."""
+def _swapped(a: str, b: str) -> tuple[str, str] | None:
+    """(X, Y) when a is X + joiner + Y and b is Y + joiner + X, with a joiner that is more than a space or an
+    "and"."""
     n = len(a)
     heads = [i for i in range(1, n) if a[:i] == b[n - i :]]
     tails = [j for j in range(1, n) if a[n - j :] == b[:j]]
-    return any(
-        i + j < n
-        and a[i : n - j] == b[j : n - i]
-        and not _SYMMETRIC_JOINER.fullmatch(a[i : n - j])
-        and not (_ADVERBIAL.match(a[:i]) and _ADVERBIAL.match(a[n - j :]))
-        for i in heads
-        for j in tails
-    )
+    for i in heads:
+        for j in tails:
+            if (
+                i + j < n
+                and a[i : n - j] == b[j : n - i]
+                and not _SYMMETRIC_JOINER.fullmatch(a[i : n - j])
+                and not (_ADVERBIAL.match(a[:i]) and _ADVERBIAL.match(a[n - j :]))
+            ):
+                return a[:i], a[n - j :]
+    return None
