@@ -1,5 +1,6 @@
 """ASGI entry point (uvicorn config.asgi:application)."""
 
+import gc
 import os
 
 import django
@@ -33,5 +34,8 @@ def _warm() -> None:
 
 _warm()
 django_application = PooledThreadsASGIHandler()
+# What startup loaded lives as long as the worker: out of the collector's way, its full collections walk
+# only what requests make (an exact hit counts 12% fewer instructions, bench/instructions.py).
+gc.freeze()
 # Oversized request bodies are refused before Django reads them (see BodySizeLimitASGI).
 application = BodySizeLimitASGI(django_application)
