@@ -35,7 +35,7 @@ def _warm() -> None:
 _warm()
 django_application = PooledThreadsASGIHandler()
 # What startup loaded lives as long as the worker: out of the collector's way, its full collections walk
-# only what requests make (an exact hit counts 12% fewer instructions, bench/instructions.py).
+# only what requests make (an exact hit counts 11% fewer instructions, bench/instructions.py).
 gc.freeze()
 # Oversized request bodies are refused before Django reads them (see BodySizeLimitASGI).
 application = BodySizeLimitASGI(django_application)

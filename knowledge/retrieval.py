@@ -127,9 +127,10 @@ def _names_pattern(names: tuple[str, ...]) -> re.Pattern:
     return re.compile("|".join(rf"(?<![a-z0-9]){re.escape(name)}(?![a-z0-9])" for name in alternatives))
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=8192)
 def _spellings_in(pattern: re.Pattern, text: str) -> tuple[str, ...]:
-    """The entity's spellings a chunk uses; kept, as _chunk_text: the same chunks and entities come back."""
+    """The entity's spellings a chunk uses; kept, as _chunk_text is (and on the texts it keeps): the same
+    chunks and entities come back ask after ask."""
     return tuple(pattern.findall(text))
 
 
