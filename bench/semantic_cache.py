@@ -232,7 +232,13 @@ def guard_cost(pairs, indexes, k: int) -> dict:
             index = indexes[pair["asked"]["game"]]
             cached = [pair["stored"]["question"]] + [p["stored"]["question"] for p in pairs[: k - 1]]
             for state in ("cold", "warm"):
-                for cache in (check._facts, entities._names, canonical.question_canonical, roles.roles_in):
+                for cache in (
+                    check._named_facts,
+                    check._word_facts,
+                    entities._names,
+                    canonical.question_canonical,
+                    roles.roles_in,
+                ):
                     cache.cache_clear()
                 if state == "warm":
                     for question in cached:

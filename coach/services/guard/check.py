@@ -22,7 +22,8 @@ class GuardVerdict:
     reason: str | None = None
 
 
-_CHECKS = ("language", "entities", "roles", "numbers", "negation", "topic")
+_NAMED_CHECKS = ("language", "entities", "roles", "numbers")
+_WORD_CHECKS = ("negation", "topic")
 _SIDES = frozenset({"me", "opp", "counterer", "countered", "counter-either-1", "counter-either-2"})
 _NAME_TOKEN = re.compile(r"⟦[^⟧]*⟧")
 # A catalogue name with a number in it ("2페이즈" as phase-2) is compared by the numbers check, which also
@@ -31,14 +32,21 @@ _NUMBERED = re.compile(r"\d")
 
 
 @lru_cache(maxsize=4096)
-def _facts(text: str, index: EntityFinder | None) -> tuple[object, ...]:
-    """What guard_check compares, in _CHECKS' order. Negation and topic words are read from the canonical
-    form with the names taken out ("아니" as filler is not a negation, "Vi" is not a topic word).
-    Cached: a lookup checks one question against up to k cached ones, and popular ones come up often."""
-    rest = _NAME_TOKEN.sub(" ", question_canonical(text, index))
+def _named_facts(text: str, index: EntityFinder | None) -> tuple[object, ...]:
+    """What guard_check compares first, in _NAMED_CHECKS' order. Cached: a lookup checks one question
+    against up to k cached ones, and popular ones come up often."""
     roles = tuple(role for role in roles_in(text, index) if not _NUMBERED.search(role[1]))
     return (question_language(text), tuple(sorted(entity for _, entity in roles if entity != "?")), roles,
-            numbers_in(text), negations_in(rest), topics_in(rest))  # fmt: skip
+            numbers_in(text))  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _word_facts(text: str, index: EntityFinder | None) -> tuple[object, ...]:
+    """Negation and topic words (_WORD_CHECKS), read from the canonical form with the names taken out ("아니"
+    as filler is not a negation, "Vi" is not a topic word). Read only for a question that passed the named
+    checks: most near questions a miss finds differ by a name or a number, and the topic words cost most."""
+    rest = _NAME_TOKEN.sub(" ", question_canonical(text, index))
+    return negations_in(rest), topics_in(rest)
 
 
 def _named_sides(text: str, index: EntityFinder) -> bool:
@@ -52,9 +60,10 @@ def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
     swapped for another. `terms`: a plain list of names, when there is no index."""
     if index is None and terms is not None:
         index = term_index(tuple(terms))
-    for check, mine, theirs in zip(_CHECKS, _facts(asked, index), _facts(cached, index), strict=True):
-        if mine != theirs:
-            return GuardVerdict(False, check)
+    for checks, facts in ((_NAMED_CHECKS, _named_facts), (_WORD_CHECKS, _word_facts)):
+        for check, mine, theirs in zip(checks, facts(asked, index), facts(cached, index), strict=True):
+            if mine != theirs:
+                return GuardVerdict(False, check)
     # Where the relation words gave the swapped names their sides, those decided above ("야스오로 요네 상대" /
     # "요네 상대로 야스오"); the order of other words still decides ("우리가 에코고 상대 풀바이": 우리/상대 swapped).
     if (parts := sides_swapped(asked, cached)) and not (
