@@ -57,7 +57,8 @@ def evidence_fit(
     system, user = prompt_build(game=game, game_name=game_name, question=question, history=history)
     base = prompt_token_count([{"role": role, "content": system}, {"role": "user", "content": user}], model)
     budget = plan.prompt_tokens - base
-    candidates = [_scored(item, question, model) for item in ranked]
+    asked = frozenset(terms(question))
+    candidates = [_scored(item, asked, model) for item in ranked]
     chosen: list[set[int]] = [set() for _ in candidates]
     spent = 0
     for round_number in range(max((len(c) for c in candidates), default=0)):
@@ -95,10 +96,11 @@ def evidence_fit(
     return evidence
 
 
-def _scored(item: Ranked, question: str, model: str) -> list[tuple[float, int, int]]:
+def _scored(item: Ranked, asked: frozenset[str], model: str) -> list[tuple[float, int, int]]:
     """The chunk's quotable sentences as (score, position, tokens), best first: a sentence's share of the
-    question's terms, a little more for an early one (a guide's point comes first), none for headings."""
-    wanted = terms(question) | {term for name in item.match_terms for term in terms(name)}
+    question's terms (`asked`, with the spellings of its names the chunk uses), a little more for an early
+    one (a guide's point comes first), none for headings."""
+    wanted = asked | {term for name in item.match_terms for term in terms(name)}
     scored = []
     for sentence, tokens, found in _sentences_counted(item.hit.text, model):
         if sentence.kind in _SKIPPED_KINDS or len(sentence.text) < 4:
