@@ -223,7 +223,7 @@ def guard_cost(pairs, indexes, k: int) -> dict:
     cache empty, "warm" with the cached questions' facts already read (a popular entry's are)."""
     import gc
 
-    from coach.services.guard import canonical, check, entities, roles
+    from coach.services.guard import canonical, check
 
     timings: dict[str, list[float]] = {"cold": [], "warm": []}
     gc.disable()  # a collection landing in one lookup says nothing about the guard
@@ -232,14 +232,7 @@ def guard_cost(pairs, indexes, k: int) -> dict:
             index = indexes[pair["asked"]["game"]]
             cached = [pair["stored"]["question"]] + [p["stored"]["question"] for p in pairs[: k - 1]]
             for state in ("cold", "warm"):
-                for cache in (
-                    check._named_facts,
-                    check._word_facts,
-                    entities._names,
-                    canonical.question_canonical,
-                    roles.roles_in,
-                ):
-                    cache.cache_clear()
+                check.guard_caches_clear()
                 if state == "warm":
                     for question in cached:
                         check.guard_check(question, question, index=index)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from coach.services.guard.canonical import question_canonical
-from coach.services.guard.contrast import words_swapped
-from coach.services.guard.entities import EntityFinder, term_index
+from coach.services.guard.contrast import _words, words_swapped
+from coach.services.guard.entities import EntityFinder, _names, term_index
 from coach.services.guard.roles import roles_in, sides_swapped
 from coach.services.guard.words import negations_in, numbers_in, topics_in
 from knowledge.sentences import question_language
@@ -73,3 +73,10 @@ def guard_check(asked: str, cached: str, *, index: EntityFinder | None = None,
     if words_swapped(asked, cached, index):
         return GuardVerdict(False, "contrast")
     return GuardVerdict(True)
+
+
+def guard_caches_clear() -> None:
+    """Forget what every question read so far (its names, canonical form, roles, facts and words): a
+    benchmark's cold lookup."""
+    for cached in (_names, question_canonical, roles_in, _named_facts, _word_facts, _words):
+        cached.cache_clear()
