@@ -78,12 +78,16 @@ def main() -> int:
         port = _free_port()
         out = stack.workdir / "callgrind.out"
         env = {**os.environ, **stack.env, "PROMETHEUS_MULTIPROC_DIR": str(stack.workdir)}
-        app = subprocess.Popen(
-            ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}.%p",
-             str(tree / ".venv" / "bin" / "python"), "-m", "uvicorn", "config.asgi:application",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
-            cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=open(stack.workdir / "app.log", "wb"),  # noqa: SIM115
-        )  # fmt: skip
+        log = open(stack.workdir / "app.log", "wb")  # noqa: SIM115 - handed to the child
+        try:
+            app = subprocess.Popen(
+                ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={out}.%p",
+                 str(tree / ".venv" / "bin" / "python"), "-m", "uvicorn", "config.asgi:application",
+                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+                cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=log,
+            )  # fmt: skip
+        finally:
+            log.close()
         deadline = time.monotonic() + 600
         while True:
             try:
