@@ -183,8 +183,16 @@ class OpenAIEmbedder:
         if client is None:
             import openai
 
-            client = self._async_clients[loop] = openai.AsyncOpenAI(**self._client_args)
+            # The SDK's aiohttp client, as ai.llm's: less work per call than its httpx2 one.
+            http = openai.DefaultAioHttpClient(timeout=self._client_args["timeout"])
+            client = self._async_clients[loop] = openai.AsyncOpenAI(**self._client_args, http_client=http)
         return client
+
+    async def aclose(self) -> None:
+        """Close this loop's client: its aiohttp session belongs to the loop."""
+        client = self._async_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
 
     def _prepared(self, texts: list[str]) -> list[str]:
         encoding = encoding_for(self.model_name)
@@ -317,6 +325,13 @@ def _floats(embedding) -> list[float]:
 
 _embedders: dict[tuple, Embedder] = {}
 _embedders_lock = threading.Lock()
+
+
+async def async_clients_close() -> None:
+    """Close every OpenAI embedder's client of the running loop (a worker shutting down, or a test)."""
+    for embedder in list(_embedders.values()):
+        if isinstance(embedder, OpenAIEmbedder):
+            await embedder.aclose()
 
 
 OFFLINE_EMBEDDERS: dict[str, Callable[[int], Embedder]] = {"e5": E5Embedder, "hash": OfflineEmbedder}

@@ -34,3 +34,10 @@ class CoachConfig(AppConfig):
 
         for model in {settings.EMBEDDING_MODEL, *(plan.model for plan in plans_all().values())}:
             encoding_for(model)
+
+    async def aclose(self):
+        """config.handlers, when the worker shuts down: the HTTP sessions this event loop opened to OpenAI."""
+        from ai import embeddings, llm
+
+        await llm.async_clients_close()
+        await embeddings.async_clients_close()

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import collections
 import itertools
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext
+from django.apps import apps
 from django.core.handlers.asgi import ASGIHandler
+
+logger = logging.getLogger(__name__)
 
 # Idle request threads kept per process; more than this many finishing at once are shut down.
 IDLE_THREADS_MAX = 64
@@ -32,7 +36,9 @@ class PooledThreadsASGIHandler(ASGIHandler):
         self._numbers = itertools.count(1)  # thread names request-1, request-2...: one per executor
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":  # Django's own answer: HTTP only (uvicorn then runs without lifespan)
+        if scope["type"] == "lifespan":
+            return await self._lifespan(receive, send)
+        if scope["type"] != "http":  # Django's own answer: HTTP only
             return await super().__call__(scope, receive, send)
         try:
             executor = self.idle.pop()
@@ -46,3 +52,21 @@ class PooledThreadsASGIHandler(ASGIHandler):
                 self.idle.append(executor)
             else:
                 executor.shutdown(wait=False)
+
+    async def _lifespan(self, receive, send) -> None:
+        """ASGI lifespan. Nothing to do at startup (config.asgi warms the worker before it serves). At
+        shutdown each app's `aclose()`, when it has one, closes what it opened on this event loop (coach:
+        the OpenAI SDK's aiohttp sessions, which aiohttp reports as unclosed when the collector finds them)."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                for app in apps.get_app_configs():
+                    if hasattr(app, "aclose"):
+                        try:
+                            await app.aclose()
+                        except Exception:  # the worker stops anyway; the others still close theirs
+                            logger.exception("%s: closing at shutdown failed", app.label)
+                await send({"type": "lifespan.shutdown.complete"})
+                return

@@ -1,5 +1,6 @@
 """Shared fixtures: API clients, users and their tokens. App-specific fixtures live in tests/<app>/conftest.py."""
 
+import asyncio
 import socket
 import threading
 import time
@@ -15,6 +16,24 @@ from knowledge.selectors import entity_indexes_forget
 from tests.factories import UserFactory
 from tests.servers.asgi import AsgiServer
 from tests.servers.openai_server import OpenAIServer
+
+
+def pytest_sessionfinish(session):
+    """Close the OpenAI SDK clients that asks opened on event loops now gone (the sync test client runs
+    each async view on a loop of its own, and nothing there shuts it down as uvicorn's lifespan does):
+    aiohttp reports a session the collector finds still open, which at exit is a traceback per session."""
+    from ai import embeddings, llm
+
+    async def close_all():
+        for clients in list(llm._async_clients.values()):
+            for ring, _ in clients.values():
+                for client in ring:
+                    await client.close()
+        for embedder in embeddings._embedders.values():
+            for client in list(getattr(embedder, "_async_clients", {}).values()):
+                await client.close()
+
+    asyncio.run(close_all())
 
 
 def pytest_configure(config):

@@ -136,3 +136,26 @@ def test_threads_beyond_the_idle_limit_are_shut_down(handler, monkeypatch):
 async def _release_when_all_in(count: int) -> None:
     await _wait_until(lambda: len(inside) >= count)  # each request is in its own thread, blocked
     release.set()
+
+
+def test_lifespan_shutdown_completes_when_an_app_fails_to_close(handler, monkeypatch, caplog):
+    """uvicorn waits for lifespan.shutdown.complete: one app's failure to close is logged, not a hang."""
+    from coach.apps import CoachConfig
+
+    async def broken(self):
+        raise RuntimeError("session already gone")
+
+    monkeypatch.setattr(CoachConfig, "aclose", broken)
+    messages = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+    sent = []
+
+    async def receive():
+        return messages.pop(0)
+
+    async def send(message):
+        sent.append(message["type"])
+
+    asyncio.run(handler({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+
+    assert sent == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    assert "coach: closing at shutdown failed" in caplog.text

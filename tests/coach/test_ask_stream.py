@@ -1,8 +1,10 @@
 """Streaming asks over a real ASGI server: deltas then the metadata, and a hang-up stops the LLM call."""
 
+import gc
 import json
 import time
 
+import aiohttp
 import httpx
 import pytest
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -12,6 +14,7 @@ from coach.models import QuestionLog
 from coach.services.llm import call as llm_call
 from dev.demo.loader import demo_load
 from tests.factories import UserFactory
+from tests.servers.asgi import AsgiServer
 from tests.servers.openai_server import OpenAIServer, Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,3 +90,30 @@ def test_a_player_who_hangs_up_stops_the_llm_call_and_gets_the_call_back(asgi_se
     log = QuestionLog.objects.get(user=user)
     assert log.error_code == "interrupted"
     assert UsageCounter.objects.get(user=user, period="week").used == 0
+
+
+def _sessions() -> list[aiohttp.ClientSession]:
+    return [o for o in gc.get_objects() if isinstance(o, aiohttp.ClientSession)]
+
+
+def test_a_worker_shutting_down_closes_its_sessions_to_openai(transactional_db, settings):
+    """uvicorn's lifespan shutdown reaches the apps (config.handlers): the SDK's aiohttp sessions the
+    worker's asks opened are closed, not left for the garbage collector to report as unclosed (an
+    error line, or a traceback at exit, from every worker that stops)."""
+    with OpenAIServer() as openai_server:
+        settings.OPENAI_API_KEY = "sk-test-key"
+        settings.OPENAI_BASE_URL = openai_server.base_url
+        demo_load()
+        earlier = {id(session) for session in _sessions()}
+        server = AsgiServer().__enter__()
+        try:
+            response = httpx.post(f"{server.url}/api/coach/ask", headers=_headers(UserFactory()) | {"Accept": "*/*"},
+                                  json={"game": "elden-ring", "question": MALENIA}, timeout=30)  # fmt: skip
+            assert response.status_code == 200 and response.json()["cache"] == "none"
+            opened = [session for session in _sessions() if id(session) not in earlier]
+            assert len(opened) == 2 and not any(session.closed for session in opened)  # the embedding's, the answer's
+        finally:
+            server.__exit__(None, None, None)
+
+        assert all(session.closed for session in opened)
+    llm_call._retired.clear()

@@ -19,7 +19,7 @@ class AsgiServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(application, host="127.0.0.1", port=self.port, lifespan="off",
+        config = uvicorn.Config(application, host="127.0.0.1", port=self.port, lifespan="on",
                                 log_level="warning", access_log=False)  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True, name="asgi-test-server")

@@ -16,6 +16,7 @@ from django.db import connection
 
 from ai.embeddings import Embedder, EmbeddingError, get_embedder
 from ai.errors import AIError, AITimeout
+from ai.llm import timed_out
 from billing.plans import Plan
 from coach.services import cache
 from coach.services.ask.admission import Ask, _admit
@@ -241,8 +242,8 @@ async def _question_embedding(embedder: Embedder, question: str) -> list[float]:
     """The question's embedding; the provider failing is the coach being unavailable (503/504), not a 500."""
     try:
         return (await embedder.aembed([question], query=True))[0]
-    except openai.APITimeoutError as exc:
-        raise AITimeout(details={"stage": "embed"}) from exc
     except (openai.OpenAIError, EmbeddingError) as exc:
+        if timed_out(exc):
+            raise AITimeout(details={"stage": "embed"}) from exc
         logger.warning("question embedding failed: %s", type(exc).__name__)
         raise AIError(details={"stage": "embed"}) from exc

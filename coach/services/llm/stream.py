@@ -11,7 +11,7 @@ import openai
 from openai.types.chat import ChatCompletionChunk, ChatCompletionMessageParam
 
 from ai.errors import AIStreamInterrupted, AITimeout
-from ai.llm import Tries, ai_error, chat_params, retrying
+from ai.llm import Tries, ai_error, chat_params, retrying, timed_out
 from billing.plans import Plan
 from coach.services.llm.fit import _Prompt
 from coach.services.llm.result import Attempt, Deltas, LLMResult, Sleep, _result
@@ -110,9 +110,9 @@ async def _stream_rest(
             yield delta
             try:
                 delta = await _next_delta(stream, state)
-            except openai.APITimeoutError as exc:
-                raise AITimeout(details={"attempts": tries.count}) from exc
             except openai.APIConnectionError as exc:
+                if timed_out(exc):
+                    raise AITimeout(details={"attempts": tries.count}) from exc
                 logger.warning("LLM stream interrupted after %d pieces: %r", len(state.parts), exc)
                 raise AIStreamInterrupted(details={"attempts": tries.count}) from exc
             except (openai.OpenAIError, ValueError) as exc:
