@@ -7,10 +7,11 @@ import struct
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from pgvector import Vector
 
 from ai.embeddings import get_embedder
 from knowledge.models import Chunk, Document
-from knowledge.selectors import chunk_search, chunk_search_with_plan
+from knowledge.selectors import chunk_search, chunk_search_with_plan, halfvec_text
 from knowledge.services.documents import document_publish, document_unpublish
 
 pytestmark = pytest.mark.django_db
@@ -328,3 +329,19 @@ def test_per_language_search_gives_each_language_its_own_nearest(doc, settings, 
         theirs = list(Chunk.objects.filter(language=language))
         assert {h.chunk_id for h in hits if h.language == language} == set(exact_top(centre, theirs, 4))
     assert [h.distance for h in hits] == sorted(h.distance for h in hits)
+
+
+def test_the_query_vector_is_the_halfvec_pgvector_would_send():
+    """halfvec_text writes fewer digits than pgvector's Vector.to_text; PostgreSQL reads the same
+    halfvec from both, for unit vectors and for values near half precision's limits."""
+    rng = random.Random(7)
+    vectors = [random_unit(rng, 384) for _ in range(20)]
+    vectors.append([rng.choice([1, -1]) * rng.choice([6e-8, 3e-5, 6.1e-5, 0.5, 1.0, 1000.0]) for _ in range(384)])
+    vectors.append([(n - 192) / 191.9 for n in range(384)])
+    with connection.cursor() as cursor:
+        for vector in vectors:
+            cursor.execute(
+                "SELECT %s::halfvec::text, %s::halfvec::text", [halfvec_text(vector), Vector(vector).to_text()]
+            )
+            ours, pgvectors = cursor.fetchone()
+            assert ours == pgvectors
