@@ -2,6 +2,7 @@
 
 import array
 import json
+import socket
 from decimal import Decimal
 
 import pytest
@@ -15,7 +16,7 @@ from dev.demo.loader import demo_load
 from tests.coach.conftest import ASK, ask
 from tests.conftest import bearer_client
 from tests.factories import UserFactory
-from tests.servers.openai_server import EMBEDDINGS_PATH, Malformed, ServerError, embedding_vector
+from tests.servers.openai_server import EMBEDDINGS_PATH, Hang, Malformed, ServerError, embedding_vector
 
 pytestmark = pytest.mark.django_db
 
@@ -155,6 +156,27 @@ def test_an_embeddings_reply_the_service_cannot_read_is_a_503_with_the_call_back
     assert QuestionLog.objects.get(user=user).error_code == "ai_unavailable"
     assert not CallRecord.objects.filter(user=user).exists()  # the embedding comes before admission
     assert openai_server.chat_requests() == []  # no answer is paid for without the question's embedding
+
+
+@pytest.mark.parametrize("failure", ["refused", "hang"])
+def test_an_embeddings_service_that_refuses_is_a_503_and_one_that_hangs_a_504(demo, user, openai_server, failure):
+    """The SDK's aiohttp client reports both as a timeout; the player is told which it was."""
+    demo_load()
+    settings.EMBEDDING_MAX_RETRIES = 0
+    if failure == "refused":
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            settings.OPENAI_BASE_URL = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"  # nothing listens there
+    else:
+        settings.EMBEDDING_TIMEOUT_SECONDS = 0.3
+        openai_server.enqueue(Hang(5), path=EMBEDDINGS_PATH)
+
+    response = ask(bearer_client(user), question="How do I dodge Malenia's Waterfowl Dance?")
+
+    status, code = (503, "ai_unavailable") if failure == "refused" else (504, "ai_timeout")
+    assert (response.status_code, response.json()["error"]["code"]) == (status, code)
+    assert response.json()["error"]["details"] == {"stage": "embed"}
+    assert response["X-Plan-Remaining"] == "30" and _used(user) == 0
 
 
 def test_the_same_question_from_other_players_is_embedded_once(demo, openai_server):
