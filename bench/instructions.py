@@ -12,7 +12,7 @@ answers: `--warmup` requests first (imports, connections, caches filled), then t
 per request (the app's process, all its threads). `--tree` measures another checkout the same way (an
 older commit in a git worktree, with its own .venv), so two versions can be compared on the same inputs.
 
-    .venv/bin/python bench/instructions.py [--tree PATH] [--kind miss|exact|profile] [--requests 60]
+    .venv/bin/python bench/instructions.py [--tree PATH] [--kind miss|exact|profile] [--requests 60] [--keep FILE]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -64,6 +65,7 @@ def main() -> int:
     parser.add_argument("--kind", choices=["miss", "exact", "profile"], default="miss")
     parser.add_argument("--requests", type=int, default=60)
     parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--keep", type=Path, help="copy the callgrind dump here (for callgrind_annotate)")
     args = parser.parse_args()
     tree = args.tree.resolve()
     sys.path[:0] = [str(tree), str(tree / "bench")]
@@ -122,6 +124,8 @@ def main() -> int:
         _control(app.pid, "--dump")
         dumps = sorted(stack.workdir.glob("callgrind.out.*"), key=lambda p: p.stat().st_mtime)
         total = _total(dumps[-1])
+        if args.keep:
+            shutil.copyfile(dumps[-1], args.keep)
         commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True).stdout.strip()  # fmt: skip
         result = {"tree": str(tree), "commit": commit, "kind": args.kind, "requests": args.requests,

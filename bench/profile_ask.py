@@ -112,7 +112,7 @@ class ThreadProfiles:
     def stop(self) -> None:
         threading.setprofile(None)
 
-    def print(self, top: int) -> None:
+    def print(self, top: int, dump: str | None = None) -> None:
         import pstats
 
         with self._lock:
@@ -125,6 +125,8 @@ class ThreadProfiles:
         if stats is None:
             print("no profile collected")
             return
+        if dump:
+            stats.dump_stats(dump)
         print("=== every server thread ===")
         stats.sort_stats("tottime").print_stats(top)
         stats.sort_stats("cumulative").print_stats(top)
@@ -155,6 +157,7 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--cprofile", action="store_true",
                         help="deterministic CPU profile instead: cProfile in every server thread, merged")  # fmt: skip
+    parser.add_argument("--dump", help="with --cprofile: also write the merged stats here (for pstats)")
     args = parser.parse_args()
 
     from stack import Stack
@@ -207,7 +210,7 @@ def main() -> int:
         if profiles is not None:
             each = elapsed * 1000 / max(1, result["requests"])
             print(f"\n{result['requests']} {args.kind} requests, {each:.1f} ms each")
-            profiles.print(args.top)
+            profiles.print(args.top, args.dump)
             return 0
         per_request = elapsed * 1000 / max(1, result["requests"])
         total = max(1, sampler.samples)
