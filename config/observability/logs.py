@@ -98,19 +98,22 @@ def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> 
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request_id, user_id, then extra fields."""
+    """One JSON object per line: time, level, logger, message, request_id, user_id, then extra fields.
+
+    The message and the extra fields come redacted by RedactingFilter (on the handler, settings.LOGGING);
+    the formatters redact what they write themselves: a traceback, a stack."""
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": redact(record.getMessage()),
+            "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
             "user_id": getattr(record, "user_id", None),
         }
         for key, value in extra_fields(record).items():
-            line.setdefault(key, redact_value(value, key))
+            line.setdefault(key, value)
         exception = _exception_text(self, record)
         if exception:
             line["exception"] = exception
@@ -124,9 +127,9 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         time = datetime.fromtimestamp(record.created, UTC).strftime("%H:%M:%S.%f")[:-3]
-        extras = " ".join(f"{k}={redact_value(v, k)}" for k, v in extra_fields(record).items())
+        extras = " ".join(f"{k}={v}" for k, v in extra_fields(record).items())
         request_id = getattr(record, "request_id", None) or "-"
-        text = f"{time} {record.levelname:<7} {record.name} [{request_id}] {redact(record.getMessage())}"
+        text = f"{time} {record.levelname:<7} {record.name} [{request_id}] {record.getMessage()}"
         text = f"{text} {extras}" if extras else text
         exception = _exception_text(self, record)
         return f"{text}\n{exception}" if exception else text
