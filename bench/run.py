@@ -1,8 +1,9 @@
 """The benchmark runner: the ask path, the caches, retrieval and ingestion, measured on this machine.
 
     bin/bench                       # everything, about 19 minutes
-    bin/bench --quick               # the same scenarios, shorter and smaller, about 3 minutes
-    bin/bench --only overhead,slow  # some scenarios (overhead, slow, retrieval, semantic, ingest, stats, quality)
+    bin/bench --quick               # the same scenarios, shorter and smaller, about 5 minutes
+    bin/bench --only overhead,slow  # some scenarios (overhead, slow, retrieval, semantic, ingest, stats, quality,
+                                    # instructions)
     bin/bench --compare bench/results/baseline.json
     .venv/bin/python bench/run.py --smoke   # seconds; what tests/bench runs so this keeps working
 
@@ -17,9 +18,10 @@ Scenarios (issue 8): 1 overhead (miss, exact-cache hits, semantic-cache hits at 
 64, the LLM answering at once; plus 1 vs 2 workers), 2 slow (the LLM takes 1 s; concurrency 50,
 200, 500), 3 retrieval (bench/retrieval.py), 4 semantic (bench/semantic_cache.py), 5 ingest
 (bench/ingest.py), 6 memory (per worker, idle and under scenario 2), the operations stats
-(bench/stats.py), and answer quality (bench/quality.py, the full run only: it embeds its library with
-e5). The rate limits and the plan quota stay in the path but are raised so that a benchmark cannot
-hit them (see bench/stack.py).
+(bench/stats.py), answer quality (bench/quality.py, the full run only: it embeds its library with
+e5), and the instructions per request of a miss, an exact hit and the control (bench/instructions.py,
+with valgrind; about 2 minutes). The rate limits and the plan quota stay in the path but are raised
+so that a benchmark cannot hit them (see bench/stack.py).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -47,7 +50,7 @@ sys.path.insert(0, str(ROOT))
 import psutil  # noqa: E402
 from stack import Stack, cpu_seconds, cpu_spent, rss_mb  # noqa: E402
 
-SCENARIOS = ("overhead", "slow", "retrieval", "semantic", "ingest", "stats", "quality")
+SCENARIOS = ("overhead", "slow", "retrieval", "semantic", "ingest", "stats", "quality", "instructions")
 ASK = ("POST", "/api/coach/ask")
 # Scenario 1's kinds. "profile" is no ask: GET /auth/me (the player's profile and plan usage), the
 # app's simplest signed-in request, through the same uvicorn, Django, middleware, DRF and token check
@@ -62,22 +65,26 @@ PROFILES = {
         "slow_concurrency": (50, 200, 500), "slow_duration": 30.0, "slow_warmup": 3.0, "slow_delay": 1.0,
         "slow_repeats": 3, "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 10_000,
         "ingest_repeats": 3, "retrieval": {"rows": 100_000, "queries": 100}, "semantic": True,
-        "stats": {"rows": 200_000, "runs": 3}, "quality": True,
+        "stats": {"rows": 200_000, "runs": 3}, "quality": True, "instructions": True,
     },
     "quick": {
         "concurrency": (1, 16, 64), "repeats": 2, "duration": 2.0, "warmup": 0.5, "workers_compare": True,
         "slow_concurrency": (50, 200, 500), "slow_duration": 8.0, "slow_warmup": 2.0, "slow_delay": 1.0,
         "slow_repeats": 2, "players": 1000, "exact_pairs": 300, "semantic_questions": 60, "ingest_chunks": 2_000,
         "ingest_repeats": 1, "retrieval": {"rows": 20_000, "queries": 30}, "semantic": True, "stats": None,
-        "quality": False,
+        "quality": False, "instructions": True,
     },
     "smoke": {
         "concurrency": (1, 4), "repeats": 1, "duration": 0.6, "warmup": 0.2, "workers_compare": False,
         "slow_concurrency": (8,), "slow_duration": 1.0, "slow_warmup": 0.3, "slow_delay": 0.2,
         "slow_repeats": 1, "players": 40, "exact_pairs": 10, "semantic_questions": 5, "ingest_chunks": 40,
         "ingest_repeats": 1, "retrieval": None, "semantic": False, "stats": None, "quality": False,
+        "instructions": False,
     },
 }  # fmt: skip
+# The app's instructions per request at the simplification issue's baseline (f7a0ca3), counted by
+# bench/instructions.py on 2026-12-07 (docs/performance.md); a miss may do at most 15% more.
+INSTRUCTIONS_BASELINE = {"miss": 23.57e6, "exact": 8.99e6, "profile": 15.33e6}
 # uvicorn's HTTP protocol with TCP_NODELAY on every connection (config/server.py explains why).
 DEFAULT_HTTP = "config.server:HTTPProtocol"
 
@@ -410,6 +417,20 @@ def scenario_quality(log_dir: Path, stamp: str) -> dict:
     return result
 
 
+def scenario_instructions(log_dir: Path) -> dict:
+    """bench/instructions.py for a miss, an exact hit and the control (GET /auth/me): the app's work per
+    request, the same on a busy machine. Needs valgrind."""
+    if shutil.which("valgrind") is None:
+        return {"skipped": "valgrind is not installed"}
+    result: dict = {}
+    for kind in INSTRUCTIONS_BASELINE:
+        code, output = _child([PYTHON, "bench/instructions.py", "--kind", kind], log_dir / f"instructions-{kind}.log",
+                              timeout=1200)  # fmt: skip
+        counted = next((json.loads(line) for line in output.splitlines() if line.startswith("{")), None)
+        result[kind] = counted["instructions_per_request"] if code == 0 and counted else None
+    return result
+
+
 def scenario_stats(options: dict, log_dir: Path) -> dict:
     command = [PYTHON, "bench/stats.py", "--rows", str(options["rows"]), "--runs", str(options["runs"])]
     code, output = _child(command, log_dir / "stats.log", timeout=1200)
@@ -460,6 +481,10 @@ def targets(results: dict) -> list[dict]:
             if int(concurrency) == 200:
                 add("slow LLM p99 at c=200", f"{row['p99_ms']} ms", "<= 1300 ms", row["p99_ms"] <= 1300)
             add(f"slow LLM c={concurrency} errors", row["errors"], "0", row["errors"] == 0)
+    instructions = results.get("instructions") or {}
+    if instructions.get("miss"):
+        ratio = instructions["miss"] / INSTRUCTIONS_BASELINE["miss"]
+        add("miss path instructions per request, against f7a0ca3", f"{ratio - 1:+.1%}", "<= +15%", ratio <= 1.15)
     retrieval = results.get("retrieval")
     if retrieval and retrieval.get("auto"):
         worst_recall = min(r["recall_at_5"] for r in retrieval["auto"])
@@ -545,6 +570,16 @@ def print_report(results: dict) -> None:
               f"KNN {semantic.get('index_latency')}")  # fmt: skip
         for line in semantic.get("tail", [])[-4:]:
             print("  " + line)
+        print()
+    instructions = results.get("instructions")
+    if instructions:
+        print("instructions per request (bench/instructions.py), against f7a0ca3:")
+        for kind, count in instructions.items():
+            if kind in INSTRUCTIONS_BASELINE:
+                change = f"{count / INSTRUCTIONS_BASELINE[kind] - 1:+.1%}" if count else "failed"
+                print(f"  {kind:<8} {(count or 0) / 1e6:>7.2f} M  {change}")
+            else:
+                print(f"  {kind}: {count}")
         print()
     quality = results.get("quality")
     if quality:
@@ -707,6 +742,9 @@ def main(argv: list[str] | None = None) -> int:
         if "quality" in only and profile["quality"]:
             say("answer quality, bench/quality.py (both offline embedders)")
             results["quality"] = scenario_quality(log_dir, stamp)
+        if "instructions" in only and profile["instructions"]:
+            say("instructions per request, bench/instructions.py (miss, exact hit, the control)")
+            results["instructions"] = scenario_instructions(log_dir)
         if "stats" in only and profile["stats"]:
             say(f"operations stats, bench/stats.py with {profile['stats']['rows']:,} question logs")
             results["stats"] = scenario_stats(profile["stats"], log_dir)
