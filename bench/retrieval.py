@@ -3,7 +3,7 @@ the selector's queries per second with 2 and 8 concurrent clients.
 
 Runs standalone against its own embedded PostgreSQL + pgvector (dev.embedded, in a temporary
 directory or --db-dir), migrated with the project's own migrations, filled with clustered synthetic
-vectors, and searched through the real knowledge.selectors.chunk_search_with_plan.
+vectors, and searched through the real knowledge.search.chunk_search_with_plan.
 
     .venv/bin/python bench/retrieval.py                 # 100k chunks, 100 queries per case
     .venv/bin/python bench/retrieval.py --rows 1000000 --queries 50 --plans auto,hnsw,baseline \
@@ -97,7 +97,7 @@ def setup_django() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    importlib.import_module("knowledge.selectors")  # now: a long run measures the code it started with
+    importlib.import_module("knowledge.search")  # now: a long run measures the code it started with
 
 
 def build(rows: int, dim: int, seed: int) -> dict:
@@ -303,7 +303,7 @@ def measure(query_sets: dict, plans: list[str]) -> list[dict]:
     """One pass over every query set with every plan: recall, p50 and p95, short answers, paths."""
     from django.test import override_settings
 
-    from knowledge.selectors import chunk_search_with_plan
+    from knowledge.search import chunk_search_with_plan
 
     results = []
     for (filter_name, set_name), cases in query_sets.items():
@@ -366,7 +366,7 @@ def throughput(query_sets: dict, clients: int, plan: str = "auto") -> dict:
 
     from django.db import connection
 
-    from knowledge.selectors import chunk_search_with_plan
+    from knowledge.search import chunk_search_with_plan
 
     rates = {}
     for (filter_name, set_name), cases in query_sets.items():

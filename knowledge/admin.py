@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ai.embeddings import get_embedder
 
-from . import selectors
+from . import search
 from .models import CATEGORY_MAX_LENGTH, TAG_MAX_LENGTH, Chunk, Document, Game
 from .services.documents import (
     DOCUMENT_FIELDS,
@@ -275,7 +275,7 @@ class DocumentAdmin(admin.ModelAdmin):
         if form.is_valid():
             embedder = get_embedder()
             data = form.cleaned_data
-            hits, plan = selectors.chunk_search_with_plan(
+            hits, plan = search.chunk_search_with_plan(
                 game=data["game"].slug,
                 embedding=embedder.embed([data["question"]], query=True)[0],
                 model_name=embedder.model_name,
@@ -326,7 +326,7 @@ class RetrievalTestForm(forms.Form):
     game = forms.ModelChoiceField(label=_("Game"), queryset=Game.objects.order_by("slug"), to_field_name="slug")
     category = forms.CharField(label=_("Category"), required=False, max_length=CATEGORY_MAX_LENGTH)
     tags = TagsField(label=_("Tags"), required=False, help_text=_("comma-separated; a chunk matches with any of them"))
-    k = forms.IntegerField(label=_("Chunks (k)"), required=False, min_value=1, max_value=selectors.MAX_K,
+    k = forms.IntegerField(label=_("Chunks (k)"), required=False, min_value=1, max_value=search.MAX_K,
                            initial=settings.RETRIEVAL_TOP_K)  # fmt: skip
 
 

@@ -8,7 +8,7 @@ from rest_framework.views import APIView
 
 from ai.embeddings import get_embedder
 
-from . import selectors
+from . import search, selectors
 from .models import CATEGORY_MAX_LENGTH, TAG_MAX_LENGTH
 
 MAX_TAGS = 20
@@ -74,7 +74,7 @@ class RetrievalProbeApi(APIView):
 
     class InputSerializer(RetrievalFilterSerializer):
         question = StrictCharField(max_length=2000)
-        k = serializers.IntegerField(min_value=1, max_value=selectors.MAX_K, required=False)
+        k = serializers.IntegerField(min_value=1, max_value=search.MAX_K, required=False)
 
     class OutputSerializer(serializers.Serializer):
         class HitSerializer(serializers.Serializer):
@@ -103,7 +103,7 @@ class RetrievalProbeApi(APIView):
         data.is_valid(raise_exception=True)
         embedder = get_embedder()
         filters = data.validated_data
-        hits, plan = selectors.chunk_search_with_plan(
+        hits, plan = search.chunk_search_with_plan(
             game=filters["game"],
             embedding=embedder.embed([filters["question"]], query=True)[0],
             model_name=embedder.model_name,

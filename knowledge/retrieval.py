@@ -23,7 +23,8 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from .selectors import ChunkHit, chunk_search, entity_index
+from .search import ChunkHit, chunk_search
+from .selectors import entity_index
 from .sentences import question_language
 
 LANGUAGES = ("ko", "en")

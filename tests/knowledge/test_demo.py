@@ -8,7 +8,8 @@ from django.core.management import call_command
 from ai.embeddings import get_embedder
 from dev.demo.loader import demo_load
 from knowledge.models import Chunk, Document, Game
-from knowledge.selectors import chunk_search, glossary_terms
+from knowledge.search import chunk_search
+from knowledge.selectors import glossary_terms
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django.db import connection
 
 from ai.embeddings import get_embedder
 from knowledge.models import Chunk, Document, Game, GlossaryTerm
-from knowledge.selectors import chunk_search
+from knowledge.search import chunk_search
 from knowledge.summaries import summarize_chunk
 
 pytestmark = pytest.mark.django_db

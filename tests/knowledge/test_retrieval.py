@@ -11,7 +11,7 @@ from pgvector import Vector
 
 from ai.embeddings import get_embedder
 from knowledge.models import Chunk, Document
-from knowledge.selectors import chunk_search, chunk_search_with_plan, halfvec_text
+from knowledge.search import chunk_search, chunk_search_with_plan, halfvec_text
 from knowledge.services.documents import document_publish, document_unpublish
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,7 @@ from django.db import connection
 from ai.embeddings import get_embedder
 from knowledge import tasks
 from knowledge.models import Chunk, Document
-from knowledge.selectors import chunk_search
+from knowledge.search import chunk_search
 from knowledge.services.documents import document_index_resume, document_update
 from knowledge.services.indexing import embedding_column_dimensions
 from tests.servers.openai_server import CHAT_PATH, EMBEDDINGS_PATH, QuotaExhausted, RateLimited, Reply, ServerError
