@@ -277,19 +277,7 @@ def upload_file_ingest(*, file_id: int, file, batch: UploadBatch) -> set[int]:
                     if game is None:
                         known = ", ".join(Game.objects.values_list("slug", flat=True)) or "none yet"
                         raise _FileRefused(f"{item.where}: unknown game '{item.game}' (known: {known})")
-                    outcome = document_ingest(
-                        game=game,
-                        source_key=item.source_key,
-                        title=item.title,
-                        content=item.content,
-                        category=item.category,
-                        tags=item.tags,
-                        source_kind=item.source_kind,
-                        content_format=item.content_format,
-                        language=item.language,
-                        source_url=item.source_url,
-                        status=batch.document_status,
-                    )
+                    outcome = document_ingest(game=game, **item.ingest_fields(), status=batch.document_status)
                     outcomes[outcome.outcome] += 1
                     assert outcome.document_id is not None  # None only for a new document in a dry run
                     document_ids.append(outcome.document_id)

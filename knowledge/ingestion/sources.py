@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..chunking import SubtitleError, parse_subtitles
 from .html_text import html_to_text
@@ -42,6 +43,14 @@ class DocumentInput:
     # The identity ingestion gave this source before it was stable (a path relative to the working
     # directory): a document still under it is taken over instead of duplicated.
     former_source_key: str = ""
+
+    def ingest_fields(self) -> dict[str, Any]:
+        """What the source owns of its document, as document_ingest takes it (the game and status aside)."""
+        return {
+            "source_key": self.source_key, "former_source_key": self.former_source_key, "title": self.title,
+            "content": self.content, "category": self.category, "tags": self.tags, "source_kind": self.source_kind,
+            "content_format": self.content_format, "language": self.language, "source_url": self.source_url,
+        }  # fmt: skip
 
 
 @dataclass

@@ -162,16 +162,7 @@ class Command(BaseCommand):
                 try:
                     outcome = document_ingest(
                         game=games[item.game],
-                        source_key=item.source_key,
-                        former_source_key=item.former_source_key,
-                        title=item.title,
-                        content=item.content,
-                        category=item.category,
-                        tags=item.tags,
-                        source_kind=item.source_kind,
-                        content_format=item.content_format,
-                        language=item.language,
-                        source_url=item.source_url,
+                        **item.ingest_fields(),
                         status=options["status"],
                         dry_run=dry_run,
                         sync=options["sync"],
