@@ -1,6 +1,6 @@
 """The benchmark runner: the ask path, the caches, retrieval and ingestion, measured on this machine.
 
-    bin/bench                       # everything, about 19 minutes
+    bin/bench                       # everything, about 21 minutes
     bin/bench --quick               # the same scenarios, shorter and smaller, about 5 minutes
     bin/bench --only overhead,slow  # some scenarios (overhead, slow, retrieval, semantic, ingest, stats, quality,
                                     # instructions)
@@ -643,7 +643,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)  # fmt: skip
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="shorter runs, smaller data (about 3 minutes)")
+    size.add_argument("--quick", action="store_true", help="shorter runs, smaller data (about 5 minutes)")
     size.add_argument("--smoke", action="store_true", help="tiny: checks that everything runs (seconds)")
     parser.add_argument("--only", default="", help=f"comma-separated scenarios out of {', '.join(SCENARIOS)}")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2, as deployed)")

@@ -104,13 +104,14 @@ def test_a_worker_shutting_down_closes_its_sessions_to_openai(transactional_db, 
         settings.OPENAI_API_KEY = "sk-test-key"
         settings.OPENAI_BASE_URL = openai_server.base_url
         demo_load()
-        earlier = {id(session) for session in _sessions()}
+        earlier = _sessions()  # held, so that no new session can take an old one's id
         server = AsgiServer().__enter__()
         try:
             response = httpx.post(f"{server.url}/api/coach/ask", headers=_headers(UserFactory()) | {"Accept": "*/*"},
                                   json={"game": "elden-ring", "question": MALENIA}, timeout=30)  # fmt: skip
             assert response.status_code == 200 and response.json()["cache"] == "none"
-            opened = [session for session in _sessions() if id(session) not in earlier]
+            known = {id(session) for session in earlier}
+            opened = [session for session in _sessions() if id(session) not in known]
             assert len(opened) == 2 and not any(session.closed for session in opened)  # the embedding's, the answer's
         finally:
             server.__exit__(None, None, None)
