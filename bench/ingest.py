@@ -77,9 +77,11 @@ def ingest_run(*, chunks: int, embedder: str, openai_key: str = "", openai_base_
         embedded = Chunk.objects.filter(document__game=game, embedding__isnull=False).count()
         summarised = Chunk.objects.filter(document__game=game, summarized=True).count()
         documents = Document.objects.filter(game=game).count()
+        # The model the chunks were embedded by, as ingestion recorded it (OFFLINE_EMBEDDER picks the offline one).
+        models = sorted(set(Chunk.objects.filter(document__game=game).values_list("embedding_model", flat=True)))
         return {
             "embedder": embedder,
-            "model": settings.EMBEDDING_MODEL if embedder == "openai" else "offline-hash-ngram-v1",
+            "model": ", ".join(models),
             "files": files,
             "documents": documents,
             "chunks": made,
