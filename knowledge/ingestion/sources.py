@@ -45,11 +45,12 @@ class DocumentInput:
     former_source_key: str = ""
 
     def ingest_fields(self) -> dict[str, Any]:
-        """What the source owns of its document, as document_ingest takes it (the game and status aside)."""
+        """What the source owns of its document, as document_ingest takes it (the game and status aside, and
+        former_source_key, which only the ingest command's paths can match)."""
         return {
-            "source_key": self.source_key, "former_source_key": self.former_source_key, "title": self.title,
-            "content": self.content, "category": self.category, "tags": self.tags, "source_kind": self.source_kind,
-            "content_format": self.content_format, "language": self.language, "source_url": self.source_url,
+            "source_key": self.source_key, "title": self.title, "content": self.content, "category": self.category,
+            "tags": self.tags, "source_kind": self.source_kind, "content_format": self.content_format,
+            "language": self.language, "source_url": self.source_url,
         }  # fmt: skip
 
 

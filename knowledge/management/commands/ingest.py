@@ -163,6 +163,7 @@ class Command(BaseCommand):
                     outcome = document_ingest(
                         game=games[item.game],
                         **item.ingest_fields(),
+                        former_source_key=item.former_source_key,
                         status=options["status"],
                         dry_run=dry_run,
                         sync=options["sync"],
